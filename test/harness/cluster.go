@@ -1,0 +1,158 @@
+package harness
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClusterOptions describes a multi-process cluster on this machine.
+type ClusterOptions struct {
+	Bin     string // path to the keelson binary
+	Dir     string // data, logs
+	Servers int    // 1, 3 or 5
+	Token   string
+	// RepoURL is the Git repository the servers watch (a local bare repo path).
+	RepoURL string
+	// ServerArgs are extra flags for every server.
+	ServerArgs []string
+	// Agents lists the agents to start; each gets its own data dir and log.
+	Agents []AgentOptions
+}
+
+// AgentOptions describes one node agent.
+type AgentOptions struct {
+	Name string
+	// Args are extra flags (containerd socket, bridge, proxy mode, ...).
+	Args []string
+}
+
+// Cluster is a set of running server and agent processes.
+type Cluster struct {
+	Opts      ClusterOptions
+	Servers   []*Proc
+	HTTPAddrs []string // server i listens on HTTPAddrs[i]
+	Agents    []*Proc
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartCluster starts the servers (the first bootstraps, the others join it) and then
+// the agents. It does not wait for convergence; callers poll with a client.
+func StartCluster(o ClusterOptions) (*Cluster, error) {
+	c := &Cluster{Opts: o}
+	for i := 0; i < o.Servers; i++ {
+		hp, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		rp, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		id := fmt.Sprintf("s%d", i+1)
+		httpAddr := "127.0.0.1:" + strconv.Itoa(hp)
+		args := []string{"server",
+			"--id", id,
+			"--data-dir", filepath.Join(o.Dir, id),
+			"--http-addr", httpAddr,
+			"--raft-addr", "127.0.0.1:" + strconv.Itoa(rp),
+			"--token", o.Token,
+		}
+		if o.RepoURL != "" {
+			args = append(args, "--repo", o.RepoURL)
+		}
+		if i == 0 {
+			args = append(args, "--bootstrap")
+		} else {
+			args = append(args, "--join", "http://"+c.HTTPAddrs[0])
+		}
+		args = append(args, o.ServerArgs...)
+		p := &Proc{Name: id, Bin: o.Bin, Args: args, LogPath: filepath.Join(o.Dir, "logs", id+".log")}
+		if err := p.Start(); err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.Servers = append(c.Servers, p)
+		c.HTTPAddrs = append(c.HTTPAddrs, httpAddr)
+	}
+	for _, a := range o.Agents {
+		if err := c.StartAgent(a); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// ServerURLs lists the servers' HTTP base URLs.
+func (c *Cluster) ServerURLs() []string {
+	urls := make([]string, len(c.HTTPAddrs))
+	for i, a := range c.HTTPAddrs {
+		urls[i] = "http://" + a
+	}
+	return urls
+}
+
+// StartAgent starts one more agent process.
+func (c *Cluster) StartAgent(a AgentOptions) error {
+	lp, err := FreePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"agent",
+		"--name", a.Name,
+		"--server", strings.Join(c.ServerURLs(), ","),
+		"--token", c.Opts.Token,
+		"--data-dir", filepath.Join(c.Opts.Dir, a.Name),
+		"--listen", "127.0.0.1:" + strconv.Itoa(lp),
+	}
+	args = append(args, a.Args...)
+	p := &Proc{Name: a.Name, Bin: c.Opts.Bin, Args: args, LogPath: filepath.Join(c.Opts.Dir, "logs", a.Name+".log")}
+	if err := p.Start(); err != nil {
+		return err
+	}
+	c.Agents = append(c.Agents, p)
+	return nil
+}
+
+// Agent returns the agent process with that node name.
+func (c *Cluster) Agent(name string) *Proc {
+	for _, p := range c.Agents {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Stop stops agents first (so they clean their pods while servers still answer), then
+// servers.
+func (c *Cluster) Stop() {
+	for _, p := range c.Agents {
+		p.Stop(30 * time.Second)
+	}
+	for _, p := range c.Servers {
+		p.Stop(10 * time.Second)
+	}
+}
+
+// Logs returns the tail of every process log, for a failing test's output.
+func (c *Cluster) Logs(n int64) string {
+	var b strings.Builder
+	for _, p := range append(append([]*Proc{}, c.Servers...), c.Agents...) {
+		fmt.Fprintf(&b, "----- %s (%s) -----\n%s\n", p.Name, p.LogPath, p.Tail(n))
+	}
+	return b.String()
+}
