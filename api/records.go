@@ -113,6 +113,9 @@ type PodStatus struct {
 	Containers []ContainerStatus `json:"containers,omitempty"`
 	// ObservedAt is the agent's time of the report.
 	ObservedAt time.Time `json:"observedAt,omitempty"`
+	// Stopped is set by the store when the agent reports the pod Gone (stopped and its
+	// resources released): the reconciler then deletes a record whose Desire is Stop.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // ContainerState is the coarse state of a container.
