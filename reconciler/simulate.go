@@ -1,0 +1,83 @@
+package reconciler
+
+import (
+	"cmp"
+	"net/netip"
+
+	"github.com/keelson/keelson/api"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Simulate runs Plan to a fixed point, pretending to be every agent in between: each
+// pod scheduled on a Ready node becomes Running and Ready with an IP from the node's
+// pod CIDR, and each pod asked to stop on a Ready or NotReady node goes away. Time does
+// not advance, so no node changes state by itself. It stops when a step changes
+// nothing and the agents have nothing left to do, or after maxSteps steps. `keelson
+// plan` uses it to show the full consequence of a branch.
+func Simulate(cfg Config, in Observed, maxSteps int) (final Observed, steps []Result) {
+	cur := in
+	for range maxSteps {
+		r := Plan(cfg, cur)
+		if !r.Changes.Empty() {
+			steps = append(steps, r)
+			cur = Apply(cur, r.Changes)
+		}
+		var acted bool
+		cur, acted = simulateAgents(cur)
+		if r.Changes.Empty() && !acted {
+			break
+		}
+	}
+	return cur, steps
+}
+
+// simulateAgents applies what healthy agents would report.
+func simulateAgents(in Observed) (Observed, bool) {
+	nodes := map[string]*api.Node{}
+	for i := range in.Nodes {
+		nodes[in.Nodes[i].Name] = &in.Nodes[i]
+	}
+	usedIPs := map[string]bool{}
+	for _, p := range in.Pods {
+		if p.Status.PodIP != "" {
+			usedIPs[p.Status.PodIP] = true
+		}
+	}
+	var reports []api.PodStatusReport
+	for _, p := range in.Pods {
+		n := nodes[p.Node]
+		if n == nil || n.Status == api.NodeDown {
+			continue
+		}
+		switch {
+		case p.Desire == api.DesireStop && !p.Status.Stopped:
+			reports = append(reports, api.PodStatusReport{UID: p.UID, Node: p.Node, Status: p.Status, Gone: true})
+		case p.Desire == api.DesireRun && n.Status == api.NodeReady && !(p.Status.Phase == corev1.PodRunning && p.Status.Ready):
+			ip := nextPodIP(n.PodCIDR, usedIPs)
+			usedIPs[ip] = true
+			reports = append(reports, api.PodStatusReport{UID: p.UID, Node: p.Node, Status: api.PodStatus{
+				Phase: corev1.PodRunning, Ready: true, PodIP: cmp.Or(p.Status.PodIP, ip), StartedAt: in.Now, ObservedAt: in.Now,
+			}})
+		}
+	}
+	if len(reports) == 0 {
+		return in, false
+	}
+	return Apply(in, api.Changes{SetPodStatus: reports}), true
+}
+
+// nextPodIP returns the lowest free host address of cidr (from .2: .1 is the bridge).
+func nextPodIP(cidr string, used map[string]bool) string {
+	pfx, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return ""
+	}
+	a := pfx.Masked().Addr().Next().Next()
+	for pfx.Contains(a) {
+		if !used[a.String()] {
+			return a.String()
+		}
+		a = a.Next()
+	}
+	return ""
+}
