@@ -1,7 +1,7 @@
-// Package harness runs real Keelson processes (servers, agents) for the end-to-end
-// tests and benchmarks: it starts them, keeps their logs, kills them with real
-// signals, and prints the logs when a test fails.
-package harness
+// Package devenv starts and stops the real processes a Keelson cluster is made of on one
+// machine (servers, agents, containerd, a registry), for `keelson dev` and for the
+// end-to-end tests: it keeps their logs and stops or kills them with real signals.
+package devenv
 
 import (
 	"fmt"

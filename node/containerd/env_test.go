@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/devenv"
 	"github.com/keelson/keelson/internal/imagebuild"
 	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/node"
@@ -88,7 +89,7 @@ func (e *testEnv) cleanup(t testing.TB) {
 		_ = rt.Close()
 	}
 	_ = e.rt.Close()
-	if err := testenv.UnmountUnder(e.cfg.StateDir); err != nil {
+	if err := devenv.UnmountUnder(e.cfg.StateDir); err != nil {
 		t.Errorf("cleanup mounts: %v", err)
 	}
 	if out, err := exec.Command("ip", "link", "del", e.cfg.BridgeName).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("Cannot find device")) {

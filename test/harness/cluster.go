@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"github.com/keelson/keelson/internal/devenv"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -33,9 +34,9 @@ type AgentOptions struct {
 // Cluster is a set of running server and agent processes.
 type Cluster struct {
 	Opts      ClusterOptions
-	Servers   []*Proc
+	Servers   []*devenv.Proc
 	HTTPAddrs []string // server i listens on HTTPAddrs[i]
-	Agents    []*Proc
+	Agents    []*devenv.Proc
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -79,7 +80,7 @@ func StartCluster(o ClusterOptions) (*Cluster, error) {
 			args = append(args, "--join", "http://"+c.HTTPAddrs[0])
 		}
 		args = append(args, o.ServerArgs...)
-		p := &Proc{Name: id, Bin: o.Bin, Args: args, LogPath: filepath.Join(o.Dir, "logs", id+".log")}
+		p := &devenv.Proc{Name: id, Bin: o.Bin, Args: args, LogPath: filepath.Join(o.Dir, "logs", id+".log")}
 		if err := p.Start(); err != nil {
 			c.Stop()
 			return nil, err
@@ -119,7 +120,7 @@ func (c *Cluster) StartAgent(a AgentOptions) error {
 		"--listen", "127.0.0.1:" + strconv.Itoa(lp),
 	}
 	args = append(args, a.Args...)
-	p := &Proc{Name: a.Name, Bin: c.Opts.Bin, Args: args, LogPath: filepath.Join(c.Opts.Dir, "logs", a.Name+".log")}
+	p := &devenv.Proc{Name: a.Name, Bin: c.Opts.Bin, Args: args, LogPath: filepath.Join(c.Opts.Dir, "logs", a.Name+".log")}
 	if err := p.Start(); err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (c *Cluster) StartAgent(a AgentOptions) error {
 }
 
 // Agent returns the agent process with that node name.
-func (c *Cluster) Agent(name string) *Proc {
+func (c *Cluster) Agent(name string) *devenv.Proc {
 	for _, p := range c.Agents {
 		if p.Name == name {
 			return p
@@ -151,7 +152,7 @@ func (c *Cluster) Stop() {
 // Logs returns the tail of every process log, for a failing test's output.
 func (c *Cluster) Logs(n int64) string {
 	var b strings.Builder
-	for _, p := range append(append([]*Proc{}, c.Servers...), c.Agents...) {
+	for _, p := range append(append([]*devenv.Proc{}, c.Servers...), c.Agents...) {
 		fmt.Fprintf(&b, "----- %s (%s) -----\n%s\n", p.Name, p.LogPath, p.Tail(n))
 	}
 	return b.String()

@@ -1,4 +1,4 @@
-package testenv
+package devenv
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// daemon is a helper process (containerd, a registry) that a test started and must
-// stop. Its output goes to a buffer so a failed start can say why.
+// daemon is a helper process (containerd, a registry) that was started and must
+// be stopped. Its output goes to a buffer so a failed start can say why.
 type daemon struct {
 	cmd    *exec.Cmd
 	out    *lockedBuffer
@@ -24,7 +24,7 @@ type daemon struct {
 }
 
 // startDaemon starts name with args. The child gets SIGKILL if the test process dies
-// (Pdeathsig), so a crashed test run leaves no daemon behind. Pdeathsig fires when the
+// (Pdeathsig), so a crashed test run or dev session leaves no daemon behind. Pdeathsig fires when the
 // forking *thread* exits, and Go ends threads (a goroutine that exits while locked to
 // its thread, as the runtime's netns code does), so the fork happens on a goroutine
 // locked to its thread that lives until the daemon exits.

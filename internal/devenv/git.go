@@ -1,4 +1,4 @@
-package harness
+package devenv
 
 import (
 	"fmt"
@@ -35,10 +35,19 @@ type Repo struct {
 	Work string
 }
 
-// NewRepo creates a bare repository with branch main and a clone of it, seeded with the
-// files of seedDir (if not empty) in a first commit pushed to main.
+// NewRepo creates dir/repo.git and its clone dir/work: see NewRepoAt.
 func NewRepo(dir, seedDir string) (*Repo, error) {
-	r := &Repo{Bare: filepath.Join(dir, "repo.git"), Work: filepath.Join(dir, "work")}
+	return NewRepoAt(filepath.Join(dir, "repo.git"), filepath.Join(dir, "work"), seedDir)
+}
+
+// NewRepoAt creates a bare repository with branch main and a clone of it, seeded with
+// the files of seedDir (if not empty) in a first commit pushed to main.
+func NewRepoAt(bare, work, seedDir string) (*Repo, error) {
+	r := &Repo{Bare: bare, Work: work}
+	dir := filepath.Dir(bare)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	if _, err := Git(dir, "init", "-q", "--bare", "-b", "main", r.Bare); err != nil {
 		return nil, err
 	}

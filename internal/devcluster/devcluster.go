@@ -1,0 +1,304 @@
+// Package devcluster is `keelson dev`: a complete single-machine cluster in one command
+// (a private containerd when none runs, a local registry with the example image built
+// and pushed, a bare Git repository seeded with the example manifests, one server and
+// one agent as real child processes). It prints how to push and how to look, and on
+// Ctrl-C stops what it started, leaving the repository and what was pushed to it.
+package devcluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keelson/keelson/internal/devenv"
+	"github.com/keelson/keelson/internal/imagebuild"
+)
+
+// Options configure the dev cluster; zero values take the defaults.
+type Options struct {
+	// Dir keeps everything the cluster writes (default ./.keelson/dev).
+	Dir string
+	// Manifests seeds a new repository (default ./manifests-example).
+	Manifests string
+	// ImageSource is the Go package of the example workload image.
+	ImageSource string
+	// Registry is where images are pushed and pulled, plain HTTP (default 127.0.0.1:5000,
+	// the address manifests-example names).
+	Registry string
+	// HTTPAddr is the server's API address (default 127.0.0.1:7480).
+	HTTPAddr string
+	// Containerd is a containerd socket to use; "" uses the system one when it answers
+	// and starts a private one otherwise.
+	Containerd string
+	// Bin is the keelson binary run as server and agent (default: this executable).
+	Bin string
+	Out io.Writer
+}
+
+func (o *Options) defaults() error {
+	if o.Dir == "" {
+		o.Dir = filepath.Join(".keelson", "dev")
+	}
+	if o.Manifests == "" {
+		o.Manifests = "manifests-example"
+	}
+	if o.ImageSource == "" {
+		o.ImageSource = filepath.Join(o.Manifests, "images", "web")
+	}
+	if o.Registry == "" {
+		o.Registry = "127.0.0.1:5000"
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:7480"
+	}
+	if o.Bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.Bin = exe
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	var err error
+	for _, p := range []*string{&o.Dir, &o.Manifests, &o.ImageSource} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Preflight lists what the machine lacks to run a dev cluster.
+func Preflight() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (pods need network namespaces, CNI and containerd)")
+	}
+	for _, b := range []string{"containerd", "runc", "ctr", "docker-registry", "git", "go", "nft", "ip"} {
+		if _, err := exec.LookPath(b); err != nil {
+			missing = append(missing, b)
+		}
+	}
+	for _, f := range []string{"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/portmap", "/usr/lib/cni/loopback"} {
+		if _, err := os.Stat(f); err != nil {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("keelson dev needs: %s (run `make run` as root: it installs the Debian packages)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Run brings the cluster up, prints how to use it and blocks until ctx ends; then it
+// stops everything it started.
+func Run(ctx context.Context, o Options) error {
+	if err := o.defaults(); err != nil {
+		return err
+	}
+	if err := Preflight(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return err
+	}
+	var stack cleanup
+	defer stack.run(o.Out)
+	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", args...) }
+
+	sock := o.Containerd
+	if sock == "" && devenv.ContainerdAnswers(systemContainerd) {
+		sock = systemContainerd
+	}
+	if sock == "" {
+		// Unix socket paths are limited to 107 bytes: keep the daemon's dir short.
+		dir := filepath.Join("/run", "keelson-dev")
+		say("starting a private containerd (%s)", dir)
+		s, stop, err := devenv.StartContainerd(dir)
+		if err != nil {
+			return fmt.Errorf("containerd: %w", err)
+		}
+		sock = s
+		stack.push("containerd", stop)
+	} else {
+		say("using containerd at %s", sock)
+	}
+
+	if devenv.RegistryAnswers(o.Registry) {
+		say("using the registry at %s", o.Registry)
+	} else {
+		say("starting a registry on %s", o.Registry)
+		_, stop, err := devenv.StartRegistry(filepath.Join(o.Dir, "registry"), o.Registry)
+		if err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		stack.push("registry", stop)
+	}
+
+	for _, tag := range []string{"v1", "v2"} {
+		ref := o.Registry + "/keelson/web:" + tag
+		say("building %s from %s", ref, rel(o.ImageSource))
+		if err := imagebuild.BuildAndPush(ctx, o.ImageSource, ref); err != nil {
+			return fmt.Errorf("image %s: %w", ref, err)
+		}
+	}
+
+	repo := filepath.Join(o.Dir, "repo.git")
+	if _, err := os.Stat(repo); err == nil {
+		say("using the existing repository %s (what you pushed is kept)", repo)
+	} else {
+		say("creating %s from %s", repo, rel(o.Manifests))
+		if err := seedRepo(repo, o.Manifests, filepath.Join(o.Dir, "seed")); err != nil {
+			return err
+		}
+	}
+
+	token, err := loadToken(filepath.Join(o.Dir, "token"))
+	if err != nil {
+		return err
+	}
+	_, raftPort, err := freePortNear(o.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(o.HTTPAddr)
+	logs := filepath.Join(o.Dir, "logs")
+	srv := &devenv.Proc{Name: "server", Bin: o.Bin, LogPath: filepath.Join(logs, "server.log"), Args: []string{
+		"server", "--id", "dev", "--bootstrap", "--data-dir", filepath.Join(o.Dir, "server"),
+		"--http-addr", o.HTTPAddr, "--raft-addr", net.JoinHostPort(host, raftPort),
+		"--repo", repo, "--token", token,
+	}}
+	say("starting the server on http://%s (log: %s)", o.HTTPAddr, rel(srv.LogPath))
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	stack.push("server", func() { srv.Stop(10 * time.Second) })
+
+	addr := nodeAddress()
+	agent := &devenv.Proc{Name: "agent", Bin: o.Bin, LogPath: filepath.Join(logs, "agent.log"), Args: []string{
+		"agent", "--name", "dev-node", "--server", "http://" + o.HTTPAddr, "--token", token,
+		"--address", addr, "--listen", net.JoinHostPort(addr, "7482"),
+		"--data-dir", filepath.Join(o.Dir, "agent"), "--containerd", sock,
+		"--registry-insecure", o.Registry,
+	}}
+	say("starting the agent dev-node at %s (log: %s)", addr, rel(agent.LogPath))
+	if err := agent.Start(); err != nil {
+		return err
+	}
+	stack.push("agent and its pods", func() {
+		agent.Stop(30 * time.Second)
+		if err := RemovePods(context.Background(), sock, filepath.Join(o.Dir, "agent")); err != nil {
+			fmt.Fprintf(o.Out, "==> removing pods: %v\n", err)
+		}
+	})
+
+	if err := waitForPods(ctx, o.Out, "http://"+o.HTTPAddr, srv, agent); err != nil {
+		return err
+	}
+	printUsage(o.Out, o, repo, addr)
+	<-ctx.Done()
+	fmt.Fprintln(o.Out, "\n==> stopping (the repository and what you pushed stay in "+rel(repo)+")")
+	return nil
+}
+
+const systemContainerd = "/run/containerd/containerd.sock"
+
+// cleanup runs the stop functions of what was started, newest first.
+type cleanup struct {
+	names []string
+	fns   []func()
+}
+
+func (c *cleanup) push(name string, fn func()) {
+	c.names = append(c.names, name)
+	c.fns = append(c.fns, fn)
+}
+
+func (c *cleanup) run(out io.Writer) {
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		fmt.Fprintf(out, "==> stopping %s\n", c.names[i])
+		c.fns[i]()
+	}
+}
+
+func rel(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// loadToken reads the cluster token, making one on first use so restarts keep it.
+func loadToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(buf)
+	return t, os.WriteFile(path, []byte(t+"\n"), 0o600)
+}
+
+// freePortNear returns a free port on the host of addr, for the raft listener.
+func freePortNear(addr string) (string, string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", fmt.Errorf("address %q: %w", addr, err)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", "", err
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return host, port, nil
+}
+
+// nodeAddress picks the machine's first non-loopback IPv4 address: NodePorts are served
+// there, and it is what another machine would dial.
+func nodeAddress() string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, "keelson") ||
+			strings.HasPrefix(ifc.Name, "veth") || strings.HasPrefix(ifc.Name, "docker") || strings.HasPrefix(ifc.Name, "cni") {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// seedRepo creates the bare repository the server watches and pushes the example
+// manifests to its main branch with the real git command, as a user would.
+func seedRepo(bare, manifests, work string) error {
+	_ = os.RemoveAll(work)
+	defer os.RemoveAll(work)
+	if _, err := devenv.NewRepoAt(bare, work, manifests); err != nil {
+		return fmt.Errorf("seed %s: %w", bare, err)
+	}
+	return nil
+}
