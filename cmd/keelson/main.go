@@ -38,6 +38,6 @@ read-only commands below. No command here writes desired state.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newValidateCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newServerCmd(), newAgentCmd(), newDevCmd())
 	return root
 }

@@ -31,6 +31,9 @@ storage:
 http:
   addr: %s
 `, filepath.Join(dir, "data"), addr)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("registry dir: %w", err)
+	}
 	configPath := filepath.Join(dir, "registry.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return "", nil, fmt.Errorf("write registry config: %w", err)

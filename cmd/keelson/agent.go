@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/containerd"
+	"github.com/keelson/keelson/node/hostgw"
+	"github.com/keelson/keelson/node/proxy"
+	"github.com/keelson/keelson/server/client"
+)
+
+// agentFlags are the flags of `keelson agent`.
+type agentFlags struct {
+	servers, token, name, address, listen, dataDir string
+	containerdSock, cniBinDir, proxyMode           string
+	clusterCIDR, bridge                            string
+	insecureRegistries, hostPaths                  []string
+	labels                                         map[string]string
+	allowPrivileged, hostGW                        bool
+}
+
+// newAgentCmd builds `keelson agent`: the node agent that runs the pods the servers
+// assign to this node through containerd and CNI, and programs the service proxy and
+// the routes to other nodes' pods.
+func newAgentCmd() *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent (pods through containerd, service proxy, routes)",
+		Long: "The agent registers this node with the servers, heartbeats, and runs exactly the pods\n" +
+			"the leader assigns to it. It keeps its pods running while the servers are unreachable\n" +
+			"and adopts them again after a restart.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return usageError(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runAgent(ctx, f, cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	host, _ := os.Hostname()
+	fl.StringVar(&f.servers, "server", "", "server URL(s), comma-separated (http://10.0.0.1:7070,...)")
+	fl.StringVar(&f.token, "token", os.Getenv("KEELSON_TOKEN"), "cluster token (default $KEELSON_TOKEN)")
+	fl.StringVar(&f.name, "name", host, "node name")
+	fl.StringVar(&f.address, "address", "", "this node's IP on the cluster network")
+	fl.StringVar(&f.listen, "listen", ":7071", "address of the agent's log endpoint")
+	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/keelson/agent", "agent state: pod volumes, logs, runtime state")
+	fl.StringVar(&f.containerdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	fl.StringVar(&f.cniBinDir, "cni-bin-dir", "/usr/lib/cni", "directory of the CNI plugins")
+	fl.StringVar(&f.bridge, "bridge", "keelson0", "the pods' bridge on this node")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the whole pod network (the proxy masquerades traffic from outside it)")
+	fl.StringSliceVar(&f.insecureRegistries, "registry-insecure", nil, "registry host(s) pulled over plain HTTP")
+	fl.StringSliceVar(&f.hostPaths, "allow-host-path", nil, "path prefix(es) hostPath volumes may use (none = hostPath refused)")
+	fl.BoolVar(&f.allowPrivileged, "allow-privileged", false, "allow privileged containers")
+	fl.StringToStringVar(&f.labels, "label", nil, "node label(s) key=value")
+	fl.StringVar(&f.proxyMode, "proxy-mode", "nftables", "service proxy: nftables, userspace or none")
+	fl.BoolVar(&f.hostGW, "host-gw", true, "route other nodes' pod CIDRs via their addresses")
+	return cmd
+}
+
+func (f *agentFlags) check() error {
+	var errs []error
+	if f.serverList() == nil {
+		errs = append(errs, errors.New("--server is required"))
+	}
+	if f.name == "" {
+		errs = append(errs, errors.New("--name is required"))
+	}
+	if f.address == "" {
+		errs = append(errs, errors.New("--address is required (the node's IP on the cluster network)"))
+	}
+	switch f.proxyMode {
+	case "nftables", "userspace", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--proxy-mode %q: want nftables, userspace or none", f.proxyMode))
+	}
+	return errors.Join(errs...)
+}
+
+func (f *agentFlags) serverList() []string {
+	var out []string
+	for _, s := range strings.Split(f.servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runAgent wires the agent's parts from the flags and runs it until ctx ends.
+func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
+	log := slog.New(slog.NewTextHandler(logOut, nil)).With("component", "agent")
+	rt, err := containerd.New(ctx, containerd.Config{
+		Address: f.containerdSock, StateDir: filepath.Join(f.dataDir, "runtime"),
+		CNIBinDir: f.cniBinDir, BridgeName: f.bridge, InsecureRegistries: f.insecureRegistries,
+		Logger: log.With("component", "runtime"),
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer rt.Close()
+	cp, err := newControlPlane(f.serverList(), f.token)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	cfg := node.Config{
+		Name: f.name, Address: f.address, AgentListen: f.listen, DataDir: f.dataDir,
+		Labels: f.labels, Token: f.token, Runtime: rt, ControlPlane: cp,
+		AllowedHostPaths: f.hostPaths, AllowPrivileged: f.allowPrivileged, Logger: log,
+	}
+	pcfg := proxy.Config{Logger: log.With("component", "proxy"), ClusterCIDR: f.clusterCIDR, BridgeName: f.bridge}
+	switch f.proxyMode {
+	case "nftables":
+		p, err := proxy.NewNFTables(pcfg)
+		if err != nil {
+			return fmt.Errorf("agent: nftables proxy: %w", err)
+		}
+		defer p.Close()
+		cfg.Proxy = p
+	case "userspace":
+		p, err := proxy.NewUserspace(pcfg)
+		if err != nil {
+			return fmt.Errorf("agent: userspace proxy: %w", err)
+		}
+		defer p.Close()
+		cfg.Proxy = p
+	}
+	if f.hostGW {
+		routes := hostgw.New(log.With("component", "hostgw"))
+		defer routes.Close()
+		cfg.Routes = routes
+	}
+	a, err := node.NewAgent(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("agent starting", "node", f.name, "servers", f.serverList(), "proxy", f.proxyMode)
+	return a.Run(ctx)
+}
+
+// newControlPlane returns the agent's client to the servers (with failover).
+func newControlPlane(servers []string, token string) (node.ControlPlane, error) {
+	return client.New(servers, token), nil
+}

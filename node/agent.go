@@ -1,0 +1,215 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/keelson/keelson/api"
+)
+
+// Agent runs the pods the control plane assigns to one node. It talks to the servers
+// only through ControlPlane, to containers only through Runtime, and keeps its pods
+// running whatever happens to the servers: only a NodeView can make it stop a pod.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	reporter *statusBatcher
+	pods     *podManager
+	net      netSync // used only by the watch loop
+
+	registered chan struct{} // closed after the first successful Register
+
+	mu   sync.Mutex
+	node api.Node // the last node record the servers returned
+}
+
+// NewAgent checks cfg and fills in its defaults (host capacity, intervals).
+func NewAgent(cfg Config) (*Agent, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.Name),
+		reporter:   newStatusBatcher(),
+		registered: make(chan struct{}),
+	}
+	a.pods = newPodManager(a)
+	a.net = netSync{name: cfg.Name, address: cfg.Address, proxy: cfg.Proxy, routes: cfg.Routes, log: a.log}
+	return a, nil
+}
+
+// Run registers the node, heartbeats, follows the node's view and runs its pods until
+// ctx ends. Ending Run leaves the pods running: a restarted agent adopts them. It
+// returns an error only when it cannot start (e.g. the log listener).
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if a.cfg.AgentListen != "" {
+		ln, err := net.Listen("tcp", a.cfg.AgentListen)
+		if err != nil {
+			return fmt.Errorf("agent listen %s: %w", a.cfg.AgentListen, err)
+		}
+		srv := &http.Server{Handler: a.LogHandler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("log server stopped", "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			_ = srv.Close()
+		}()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); a.connectLoop(ctx) }()
+	go func() {
+		defer wg.Done()
+		a.reporter.run(ctx, a.cfg.StatusBatchInterval, a.cfg.ControlPlane, a.log)
+	}()
+	a.watchLoop(ctx)
+	a.pods.wait()
+	wg.Wait()
+	return nil
+}
+
+func (a *Agent) registration() api.NodeRegistration {
+	return api.NodeRegistration{
+		Name: a.cfg.Name, Address: a.cfg.Address, AgentURL: a.cfg.AgentURL, Labels: a.cfg.Labels,
+		Capacity: a.cfg.Capacity, Allocatable: a.cfg.Allocatable,
+	}
+}
+
+func (a *Agent) setNode(n api.Node) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.node = n
+}
+
+// Node returns the last node record the servers returned.
+func (a *Agent) Node() api.Node {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.node
+}
+
+// connectLoop registers and then heartbeats. After any failure it registers again
+// instead of heartbeating, because the server that now answers may not know the node
+// (a new leader after failover, or a restored store).
+func (a *Agent) connectLoop(ctx context.Context) {
+	bo := backoff{initial: 200 * time.Millisecond, max: a.cfg.RetryMax}
+	needRegister, first := true, true
+	for {
+		var err error
+		if needRegister {
+			var n api.Node
+			if n, err = a.cfg.ControlPlane.Register(ctx, a.registration()); err == nil {
+				a.setNode(n)
+				needRegister = false
+				if first {
+					first = false
+					close(a.registered)
+				}
+				a.log.Info("registered", "podCIDR", n.PodCIDR)
+			}
+		} else {
+			err = a.cfg.ControlPlane.Heartbeat(ctx, a.cfg.Name)
+		}
+		wait := a.cfg.HeartbeatInterval
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			needRegister = true
+			wait = bo.next()
+			a.log.Warn("cannot reach servers; pods keep running", "err", err, "retry", wait)
+		} else {
+			bo.reset()
+		}
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+}
+
+// watchLoop follows the node's view with blocking queries and applies every new one.
+func (a *Agent) watchLoop(ctx context.Context) {
+	select {
+	case <-a.registered:
+	case <-ctx.Done():
+		return
+	}
+	bo := backoff{initial: 200 * time.Millisecond, max: a.cfg.RetryMax}
+	var index uint64
+	applied := false
+	for ctx.Err() == nil {
+		view, err := a.cfg.ControlPlane.WatchNode(ctx, a.cfg.Name, index, a.cfg.WatchWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.next()
+			a.log.Warn("watch failed; pods keep running", "err", err, "retry", d)
+			sleepCtx(ctx, d)
+			continue
+		}
+		bo.reset()
+		if applied && view.Index == index {
+			a.net.sync(ctx, &view) // retries a failed sync; no-op otherwise
+			continue               // the wait elapsed with nothing new
+		}
+		// An index going backwards means a server that lost or has not yet caught up
+		// with state; start over from whatever it knows rather than wait forever.
+		index = view.Index
+		applied = true
+		a.applyView(ctx, &view)
+	}
+}
+
+// applyView hands one view to the pod manager and the network syncers.
+func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {
+	if view.Node.Name != "" {
+		a.setNode(view.Node)
+	}
+	a.pods.apply(ctx, view)
+	a.net.sync(ctx, view)
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff is a doubling delay for retries.
+type backoff struct {
+	initial, max, cur time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.initial
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }

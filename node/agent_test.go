@@ -1,0 +1,344 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson/api"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// An agent that restarts finds its pods in the runtime and adopts them: the running
+// container is neither duplicated nor restarted, the IP stays, an exited container
+// continues from its attempt, and what is no longer assigned is removed.
+func TestAdoptionAfterAgentRestart(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	cfg := testConfig(t, rt, cp)
+	_, stop := runAgent(t, cfg)
+	cp.setPod(pod("keep", ctr("app")))
+	cp.setPod(pod("crashed", ctr("app")))
+	cp.setPod(pod("orphan", ctr("app")))
+	before := map[string]api.PodStatusReport{}
+	for _, uid := range []string{"keep", "crashed", "orphan"} {
+		before[uid] = waitStatus(t, cp, uid, "Running", running)
+	}
+	stop()
+
+	// While no agent runs: a container exits, and the orphan is unassigned.
+	if err := rt.ExitContainer(FakeContainerID("crashed", "app", 0), 1); err != nil {
+		t.Fatal(err)
+	}
+	cp.removePod("orphan")
+	cp.forget()
+	statsBefore := rt.Stats()
+
+	runAgent(t, cfg) // same runtime, same data dir
+	r := waitStatus(t, cp, "keep", "Running after the restart", running)
+	if r.Status.PodIP != before["keep"].Status.PodIP {
+		t.Errorf("IP changed from %s to %s", before["keep"].Status.PodIP, r.Status.PodIP)
+	}
+	if c := r.Status.Containers[0]; c.ContainerID != FakeContainerID("keep", "app", 0) || c.RestartCount != 0 {
+		t.Errorf("adopted container %+v, want attempt 0 kept", c)
+	}
+	r = waitStatus(t, cp, "crashed", "restarted as attempt 1", func(r api.PodStatusReport) bool {
+		return running(r) && r.Status.Containers[0].RestartCount == 1
+	})
+	if r.Status.PodIP != before["crashed"].Status.PodIP {
+		t.Errorf("IP of the restarted pod changed from %s to %s", before["crashed"].Status.PodIP, r.Status.PodIP)
+	}
+	waitStatus(t, cp, "orphan", "Gone", func(r api.PodStatusReport) bool { return r.Gone })
+
+	st := rt.Stats()
+	if st.SandboxesCreated != statsBefore.SandboxesCreated {
+		t.Errorf("%d new sandboxes after restart, want 0", st.SandboxesCreated-statsBefore.SandboxesCreated)
+	}
+	if n := st.ContainersCreated - statsBefore.ContainersCreated; n != 1 {
+		t.Errorf("%d containers created after restart, want 1 (the crashed one's next attempt)", n)
+	}
+	for _, uid := range []string{"keep", "crashed"} {
+		if n := len(podContainers(t, rt, uid)); n != 1 {
+			t.Errorf("pod %s has %d containers, want 1", uid, n)
+		}
+	}
+	if n := len(podContainers(t, rt, "orphan")); n != 0 {
+		t.Errorf("orphan still has %d containers", n)
+	}
+	calls := rt.ReconcileCalls()
+	if len(calls) == 0 {
+		t.Fatal("IP reconciliation not called")
+	}
+	if last := calls[len(calls)-1]; !last["keep"] || !last["crashed"] {
+		t.Errorf("reconcile live set %v, want keep and crashed in it", last)
+	}
+	if sbs, _ := rt.ListSandboxes(context.Background()); len(sbs) != 2 {
+		t.Errorf("sandboxes after cleanup: %+v, want keep's and crashed's", sbs)
+	}
+}
+
+// Fencing by UID: a pod that disappears from the view is stopped and reported Gone.
+func TestFencingStopsUnassignedPods(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	runAgent(t, testConfig(t, rt, cp))
+	cp.setPod(pod("u1", ctr("app")))
+	cp.setPod(pod("u2", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+	waitStatus(t, cp, "u2", "Running", running)
+
+	cp.removePod("u1")
+	r := waitStatus(t, cp, "u1", "Gone", func(r api.PodStatusReport) bool { return r.Gone })
+	if r.Node != "n1" {
+		t.Errorf("report from node %q", r.Node)
+	}
+	if n := len(podContainers(t, rt, "u1")); n != 0 {
+		t.Errorf("%d containers of the removed pod left", n)
+	}
+	if r, _ := cp.report("u2"); !running(r) || len(podContainers(t, rt, "u2")) != 1 {
+		t.Errorf("the other pod was disturbed: %+v", r.Status)
+	}
+}
+
+// A node that loses its servers keeps its pods (and does not clean up leftovers it
+// cannot check); when it reconnects it stops what is no longer assigned.
+func TestServersUnreachableKeepsPods(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	cfg := testConfig(t, rt, cp)
+	_, stop := runAgent(t, cfg)
+	cp.setPod(pod("u1", ctr("app")))
+	cp.setPod(pod("u2", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+	waitStatus(t, cp, "u2", "Running", running)
+
+	cp.setDown(true)
+	waitFor(t, "several failed calls", func() bool { return cp.failedCalls() >= 10 })
+	// An agent restarted while the servers are down must not clean up either.
+	stop()
+	runAgent(t, cfg)
+	waitFor(t, "more failed calls", func() bool { return cp.failedCalls() >= 20 })
+	for _, uid := range []string{"u1", "u2"} {
+		cs := podContainers(t, rt, uid)
+		if len(cs) != 1 || cs[0].State != "running" {
+			t.Fatalf("pod %s containers %+v while servers are down, want still running", uid, cs)
+		}
+	}
+	if st := rt.Stats(); st.ContainersStopped != 0 || st.SandboxesRemoved != 0 {
+		t.Fatalf("something was stopped while servers were down: %+v", st)
+	}
+
+	cp.removePod("u2") // the leader moved it elsewhere meanwhile
+	cp.setDown(false)
+	waitStatus(t, cp, "u2", "Gone after reconnecting", func(r api.PodStatusReport) bool { return r.Gone })
+	if r := waitStatus(t, cp, "u1", "Running", running); r.Status.Containers[0].RestartCount != 0 {
+		t.Errorf("u1 restarted: %+v", r.Status.Containers[0])
+	}
+	cp.mu.Lock()
+	regs := cp.registers
+	cp.mu.Unlock()
+	if regs < 2 {
+		t.Errorf("agent did not re-register after reconnecting (%d registrations)", regs)
+	}
+}
+
+// Real HTTP and TCP probes against a local server: the fake runtime gives pods
+// 127.0.0.1 so the host prober reaches the test server.
+func TestHTTPAndTCPProbes(t *testing.T) {
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" || !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.UseLoopbackIPs()
+	runAgent(t, testConfig(t, rt, cp))
+	c := ctr("web")
+	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}
+	c.ReadinessProbe = &corev1.Probe{PeriodSeconds: 1, FailureThreshold: 1, ProbeHandler: corev1.ProbeHandler{
+		HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}}
+	c.LivenessProbe = &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+		TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(port))}}}
+	cp.setPod(pod("u1", c))
+
+	r := waitStatus(t, cp, "u1", "Running", func(r api.PodStatusReport) bool { return r.Status.Phase == corev1.PodRunning })
+	if r.Status.Ready {
+		t.Fatal("ready while /healthz answers 503")
+	}
+	healthy.Store(true)
+	r = waitStatus(t, cp, "u1", "Ready", running)
+	if r.Status.PodIP != "127.0.0.1" || r.Status.Containers[0].RestartCount != 0 {
+		t.Errorf("status %+v", r.Status)
+	}
+	healthy.Store(false)
+	waitStatus(t, cp, "u1", "not Ready", func(r api.PodStatusReport) bool { return !r.Status.Ready })
+
+	srv.Close() // the TCP liveness probe now fails: restart
+	waitStatus(t, cp, "u1", "restart after TCP liveness failure", func(r api.PodStatusReport) bool {
+		return r.Status.Containers[0].RestartCount >= 1
+	})
+}
+
+func TestLogEndpoint(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	cfg := testConfig(t, rt, cp)
+	cfg.Token = "s3cret"
+	a, _ := runAgent(t, cfg)
+	cp.setPod(pod("u1", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+	id := FakeContainerID("u1", "app", 0)
+	for _, l := range []string{"one", "two", "three"} {
+		if err := rt.AppendLog(id, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(a.LogHandler())
+	defer srv.Close()
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	base := api.PathAgentLogs + "u1/app"
+	if code, _ := get(base, ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := get(base, "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code, body := get(base, "s3cret"); code != http.StatusOK || body != "one\ntwo\nthree\n" {
+		t.Errorf("logs: %d %q", code, body)
+	}
+	if code, body := get(base+"?tail=1", "s3cret"); code != http.StatusOK || body != "three\n" {
+		t.Errorf("tail=1: %d %q", code, body)
+	}
+	if code, _ := get(api.PathAgentLogs+"u1/nope", "s3cret"); code != http.StatusNotFound {
+		t.Errorf("unknown container: %d", code)
+	}
+	if code, _ := get(base+"?tail=x", "s3cret"); code != http.StatusBadRequest {
+		t.Errorf("bad tail: %d", code)
+	}
+}
+
+// The advertised agent URL is derived from the node address and the listen address.
+func TestAgentURL(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	cfg := testConfig(t, rt, cp)
+	cfg.AgentListen = "127.0.0.1:0"
+	a, err := NewAgent(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.cfg.AgentURL != "http://127.0.0.1:0" {
+		t.Errorf("agent URL %q", a.cfg.AgentURL)
+	}
+	if got := agentURL("192.0.2.1", ":10250"); got != "http://192.0.2.1:10250" {
+		t.Errorf("agentURL = %q", got)
+	}
+}
+
+type flakyCP struct {
+	*fakeCP
+	fail atomic.Bool
+}
+
+func (f *flakyCP) ReportStatus(ctx context.Context, r []api.PodStatusReport) error {
+	if f.fail.Load() {
+		return errors.New("leader unavailable")
+	}
+	return f.fakeCP.ReportStatus(ctx, r)
+}
+
+func TestStatusBatcherSendsChangesAndRetries(t *testing.T) {
+	cp := &flakyCP{fakeCP: newFakeCP("")}
+	b := newStatusBatcher()
+	ctx := context.Background()
+	log := testConfig(t, nil, nil).Logger
+	rep := func(uid string, phase corev1.PodPhase) api.PodStatusReport {
+		return api.PodStatusReport{UID: uid, Node: "n1", Status: api.PodStatus{Phase: phase, ObservedAt: time.Now()}}
+	}
+	b.set(rep("a", corev1.PodPending))
+	b.set(rep("a", corev1.PodRunning)) // coalesced: only the newest goes
+	b.set(rep("b", corev1.PodRunning))
+	b.flush(ctx, cp, log)
+	if n := len(cp.reports); n != 2 || cp.reports[0].Status.Phase != corev1.PodRunning {
+		t.Fatalf("first batch %+v", cp.reports)
+	}
+	b.set(rep("a", corev1.PodRunning)) // unchanged apart from ObservedAt
+	b.flush(ctx, cp, log)
+	if n := len(cp.reports); n != 2 {
+		t.Fatalf("an unchanged report was resent (%d reports)", n)
+	}
+	cp.fail.Store(true)
+	b.set(rep("a", corev1.PodFailed))
+	b.flush(ctx, cp, log)
+	cp.fail.Store(false)
+	b.flush(ctx, cp, log)
+	if n := len(cp.reports); n != 3 || cp.reports[2].Status.Phase != corev1.PodFailed {
+		t.Fatalf("failed batch not retried: %+v", cp.reports)
+	}
+}
+
+func TestRotateLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "app-0.log")
+	if err := rotateLog(p, 10); err != nil {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := os.WriteFile(p, []byte("0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rotateLog(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(p + ".1")
+	cur, _ := os.ReadFile(p)
+	if string(old) != "0123456789abcdef\n" || len(cur) != 0 {
+		t.Errorf("after rotation: old %q current %q", old, cur)
+	}
+}
+
+func TestExpandVars(t *testing.T) {
+	lookup := func(k string) (string, bool) {
+		v, ok := map[string]string{"A": "x", "B": "y"}[k]
+		return v, ok
+	}
+	for in, want := range map[string]string{
+		"$(A)-$(B)": "x-y", "$$(A)": "$(A)", "$(C)": "$(C)", "cost $5": "cost $5", "$(A": "$(A", "end$": "end$",
+	} {
+		if got := expandVars(in, lookup); got != want {
+			t.Errorf("expandVars(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMemTotal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "meminfo")
+	os.WriteFile(p, []byte("MemTotal:       24576000 kB\nMemFree: 1 kB\n"), 0o644)
+	if got, err := memTotal(p); err != nil || got != 24576000*1024 {
+		t.Errorf("memTotal = %d, %v", got, err)
+	}
+	if !strings.Contains(agentURL("10.0.0.5", "0.0.0.0:9000"), "10.0.0.5:9000") {
+		t.Error("agentURL does not substitute the node address for 0.0.0.0")
+	}
+}

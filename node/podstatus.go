@@ -1,0 +1,113 @@
+package node
+
+import (
+	"sort"
+
+	"github.com/keelson/keelson/api"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// status is the pod as the worker sees it now, in the Kubernetes vocabulary: Pending
+// until every container has started once, Running while any runs or will be
+// restarted, Succeeded/Failed when all exited for good.
+func (w *podWorker) status() api.PodStatus {
+	st := api.PodStatus{StartedAt: w.startedAt, ObservedAt: w.a.cfg.Clock.Now()}
+	if w.sandbox != nil {
+		st.PodIP = w.sandbox.IP
+	}
+	var pending, done, failed int
+	allReady := true
+	for _, name := range w.containerNames() {
+		s := w.containerStatus(name)
+		switch {
+		case s.State == api.ContainerTerminated:
+			done++
+			if s.ExitCode != 0 {
+				failed++
+			}
+		case s.State == api.ContainerWaiting && w.ctrs[name] == nil, s.State == api.ContainerWaiting && w.ctrs[name].lastTerm == nil:
+			pending++
+		}
+		allReady = allReady && s.Ready
+		st.Containers = append(st.Containers, s)
+	}
+	switch {
+	case w.failReason != "":
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, w.failReason, w.failMessage
+	case w.sandbox == nil || pending > 0:
+		st.Phase, st.Reason, st.Message = corev1.PodPending, w.waitReason, w.waitMessage
+	case len(st.Containers) > 0 && done == len(st.Containers) && failed > 0:
+		st.Phase = corev1.PodFailed
+	case len(st.Containers) > 0 && done == len(st.Containers):
+		st.Phase = corev1.PodSucceeded
+	default:
+		st.Phase = corev1.PodRunning
+	}
+	st.Ready = st.Phase == corev1.PodRunning && allReady && len(st.Containers) > 0
+	return st
+}
+
+// containerNames lists the spec's containers, or for a pod without a spec (an orphan
+// found in the runtime) the ones the worker has seen.
+func (w *podWorker) containerNames() []string {
+	if w.pod != nil {
+		names := make([]string, len(w.pod.Spec.Containers))
+		for i, c := range w.pod.Spec.Containers {
+			names[i] = c.Name
+		}
+		return names
+	}
+	names := make([]string, 0, len(w.ctrs))
+	for n := range w.ctrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (w *podWorker) containerStatus(name string) api.ContainerStatus {
+	s := api.ContainerStatus{Name: name, State: api.ContainerWaiting, Reason: "ContainerCreating"}
+	if w.pod != nil {
+		for _, c := range w.pod.Spec.Containers {
+			if c.Name == name {
+				s.Image = c.Image
+			}
+		}
+	}
+	cs := w.ctrs[name]
+	if cs == nil {
+		return s
+	}
+	s.RestartCount = cs.attempt
+	s.ContainerID = cs.id
+	if cs.lastTerm != nil {
+		s.ExitCode = cs.lastTerm.ExitCode
+		s.FinishedAt = cs.lastTerm.FinishedAt
+		s.StartedAt = cs.lastTerm.StartedAt
+		s.Message = cs.termMessage
+	}
+	switch {
+	case cs.done && cs.lastTerm != nil:
+		s.State, s.Reason = api.ContainerTerminated, terminationReason(cs.lastTerm.ExitCode)
+		s.ContainerID = cs.lastTerm.ID
+	case cs.id != "" && cs.info.State == "running":
+		s.State, s.Reason, s.Message = api.ContainerRunning, "", ""
+		s.StartedAt, s.FinishedAt, s.ExitCode = cs.info.StartedAt, cs.info.FinishedAt, 0
+		s.Ready = cs.probes.isReady()
+	case cs.waitReason != "":
+		s.Reason, s.Message = cs.waitReason, cs.waitMessage
+		if cs.lastTerm != nil && cs.termMessage != "" {
+			s.Message += " (last exit: " + cs.termMessage + ")"
+		}
+	}
+	return s
+}
+
+// terminationReason follows Kubernetes: Completed for 0, Error otherwise. (OOMKilled
+// would need the runtime to say so; ContainerInfo does not carry it.)
+func terminationReason(code int32) string {
+	if code == 0 {
+		return "Completed"
+	}
+	return "Error"
+}
