@@ -139,8 +139,13 @@ func walk(path string, v any, out map[string]string) {
 			walk(p, c, out)
 		}
 	case []any:
+		names := listNames(t)
 		for i, c := range t {
-			walk(path+"["+strconv.Itoa(i)+"]", c, out)
+			idx := strconv.Itoa(i)
+			if names != nil {
+				idx = names[i]
+			}
+			walk(path+"["+idx+"]", c, out)
 		}
 	case nil:
 	case string:
@@ -149,6 +154,28 @@ func walk(path string, v any, out map[string]string) {
 		b, _ := json.Marshal(t)
 		out[path] = string(b)
 	}
+}
+
+// listNames returns the "name" of every element when all elements are objects with
+// distinct names (containers, ports, env, volumes), so that a diff says
+// containers[web].image rather than containers[0].image and inserting an element does
+// not shift every later one; nil otherwise.
+func listNames(list []any) []string {
+	names := make([]string, len(list))
+	seen := map[string]bool{}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil
+		}
+		n, ok := m["name"].(string)
+		if !ok || n == "" || seen[n] {
+			return nil
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	return names
 }
 
 func diffFields(base, head map[string]string) []FieldChange {

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keelson/keelson/gitsource"
+	"github.com/keelson/keelson/reconciler"
+	"github.com/keelson/keelson/server"
+)
+
+// serverFlags are the flags of `keelson server`.
+type serverFlags struct {
+	dataDir, httpAddr, httpAdvertise, raftAddr, raftAdvertise, id string
+	bootstrap                                                     bool
+	bootstrapExpect                                               int
+	join                                                          []string
+	token, readToken                                              string
+	tlsCert, tlsKey, tlsCA                                        string
+	repo, branch, path, webhookSecret, trustedKeyring             string
+	pollInterval                                                  time.Duration
+	logLevel                                                      string
+}
+
+// newServerCmd builds `keelson server`: one member of the replicated control plane.
+func newServerCmd() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a control-plane server (raft member, HTTP API, leader's reconciler)",
+		Long: "Run 1, 3 or 5 servers. The first starts with --bootstrap (or all with\n" +
+			"--bootstrap-expect N --join the others); later ones --join an existing server.\n" +
+			"The leader follows the Git branch given by --repo and reconciles the cluster to it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return usageError(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServer(ctx, f, cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	host, _ := os.Hostname()
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the raft log, snapshots and Git clones (required)")
+	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:7480", "HTTP API listen address")
+	fl.StringVar(&f.httpAdvertise, "http-advertise", "", "URL other servers use to reach this API (default http(s)://--http-addr)")
+	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7481", "raft listen address")
+	fl.StringVar(&f.raftAdvertise, "raft-advertise", "", "raft address peers dial (default --raft-addr)")
+	fl.StringVar(&f.id, "id", host, "server ID (unique in the cluster, stable across restarts)")
+	fl.BoolVar(&f.bootstrap, "bootstrap", false, "start a new single-server cluster (first server only)")
+	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "start a new cluster once this many servers (this one and --join) see each other")
+	fl.StringSliceVar(&f.join, "join", nil, "HTTP URL(s) of existing servers to join")
+	fl.StringVar(&f.token, "token", os.Getenv("KEELSON_TOKEN"), "cluster token for agents and servers (default $KEELSON_TOKEN)")
+	fl.StringVar(&f.readToken, "read-token", os.Getenv("KEELSON_READ_TOKEN"), "token required by the read API (default $KEELSON_READ_TOKEN; empty: open)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate of the HTTP API")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS key of the HTTP API")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA certificate to verify other servers and agents; with --tls-cert/--tls-key it also turns on mutual TLS for raft")
+	fl.StringVar(&f.repo, "repo", "", "Git repository of the desired state (local path or URL)")
+	fl.StringVar(&f.branch, "branch", gitsource.DefaultBranch, "desired-state branch")
+	fl.StringVar(&f.path, "path", "", "manifests directory inside the repository")
+	fl.DurationVar(&f.pollInterval, "poll-interval", 0, "Git poll interval (default 15s remote, 10s local)")
+	fl.StringVar(&f.webhookSecret, "webhook-secret", os.Getenv("KEELSON_WEBHOOK_SECRET"), "HMAC secret of the Git webhook (default $KEELSON_WEBHOOK_SECRET; empty: no webhook)")
+	fl.StringVar(&f.trustedKeyring, "trusted-keyring", "", "armored OpenPGP keyring: refuse heads not signed by one of its keys")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func (f *serverFlags) check() error {
+	var errs []error
+	if f.dataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if f.bootstrap && (f.bootstrapExpect > 0 || len(f.join) > 0) {
+		errs = append(errs, errors.New("--bootstrap cannot be combined with --bootstrap-expect or --join"))
+	}
+	if f.bootstrapExpect > 1 && len(f.join) == 0 {
+		errs = append(errs, errors.New("--bootstrap-expect needs --join with the other servers' URLs"))
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if f.id == "" {
+		errs = append(errs, errors.New("--id is required"))
+	}
+	return errors.Join(errs...)
+}
+
+func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageError(fmt.Errorf("--log-level: %w", err))
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})).With("server", f.id)
+	if f.token == "" {
+		log.Warn("no --token: the cluster API is unauthenticated (acceptable for a local dev cluster only)")
+	}
+	cfg := server.Config{
+		ID: f.id, DataDir: f.dataDir, HTTPAddr: f.httpAddr, HTTPAdvertise: f.httpAdvertise,
+		RaftAddr: f.raftAddr, RaftAdvertise: f.raftAdvertise,
+		Bootstrap: f.bootstrap, BootstrapExpect: f.bootstrapExpect, Join: f.join,
+		ClusterToken: f.token, ReadToken: f.readToken,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TLSCAFile: f.tlsCA,
+	}
+	rcfg := reconciler.DefaultConfig()
+	deps := server.Deps{
+		Logger:  log,
+		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
+	}
+	if f.repo != "" {
+		gcfg := gitsource.Config{
+			URL: f.repo, Branch: f.branch, Path: f.path, PollInterval: f.pollInterval,
+			WorkDir: filepath.Join(f.dataDir, "git"), TrustedKeyring: f.trustedKeyring,
+			Logger: log.With("component", "gitsource"),
+		}
+		deps.NewSource = func() (server.Source, error) {
+			src, err := gitsource.New(gcfg)
+			if err != nil {
+				return nil, fmt.Errorf("git source %s: %w", strings.TrimSpace(f.repo), err)
+			}
+			return src, nil
+		}
+		if f.webhookSecret != "" {
+			secret := []byte(f.webhookSecret)
+			deps.Webhook = func(trigger func()) http.Handler {
+				return gitsource.WebhookHandler(secret, trigger, log.With("component", "webhook"))
+			}
+		}
+	} else {
+		log.Warn("no --repo: the cluster has no desired state until one is configured")
+	}
+	srv, err := server.New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
