@@ -25,7 +25,7 @@ import (
 type agentFlags struct {
 	servers, token, name, address, listen, dataDir string
 	containerdSock, cniBinDir, proxyMode           string
-	clusterCIDR, bridge                            string
+	clusterCIDR, bridge, ctrNamespace, proxyTable   string
 	insecureRegistries, hostPaths                  []string
 	labels                                         map[string]string
 	allowPrivileged, hostGW                        bool
@@ -63,6 +63,8 @@ func newAgentCmd() *cobra.Command {
 	fl.StringVar(&f.containerdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
 	fl.StringVar(&f.cniBinDir, "cni-bin-dir", "/usr/lib/cni", "directory of the CNI plugins")
 	fl.StringVar(&f.bridge, "bridge", "keelson0", "the pods' bridge on this node")
+	fl.StringVar(&f.ctrNamespace, "containerd-namespace", "keelson", "containerd namespace of this agent's images and containers")
+	fl.StringVar(&f.proxyTable, "proxy-table", "keelson", "nftables table of the service proxy")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the whole pod network (the proxy masquerades traffic from outside it)")
 	fl.StringSliceVar(&f.insecureRegistries, "registry-insecure", nil, "registry host(s) pulled over plain HTTP")
 	fl.StringSliceVar(&f.hostPaths, "allow-host-path", nil, "path prefix(es) hostPath volumes may use (none = hostPath refused)")
@@ -106,7 +108,7 @@ func (f *agentFlags) serverList() []string {
 func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 	log := slog.New(slog.NewTextHandler(logOut, nil)).With("component", "agent")
 	rt, err := containerd.New(ctx, containerd.Config{
-		Address: f.containerdSock, StateDir: filepath.Join(f.dataDir, "runtime"),
+		Address: f.containerdSock, Namespace: f.ctrNamespace, StateDir: filepath.Join(f.dataDir, "runtime"),
 		CNIBinDir: f.cniBinDir, BridgeName: f.bridge, InsecureRegistries: f.insecureRegistries,
 		Logger: log.With("component", "runtime"),
 	})
@@ -123,7 +125,7 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 		Labels: f.labels, Token: f.token, Runtime: rt, ControlPlane: cp,
 		AllowedHostPaths: f.hostPaths, AllowPrivileged: f.allowPrivileged, Logger: log,
 	}
-	pcfg := proxy.Config{Logger: log.With("component", "proxy"), ClusterCIDR: f.clusterCIDR, BridgeName: f.bridge}
+	pcfg := proxy.Config{Logger: log.With("component", "proxy"), ClusterCIDR: f.clusterCIDR, BridgeName: f.bridge, Table: f.proxyTable}
 	switch f.proxyMode {
 	case "nftables":
 		p, err := proxy.NewNFTables(pcfg)
