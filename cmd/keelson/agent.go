@@ -25,7 +25,7 @@ import (
 type agentFlags struct {
 	servers, token, name, address, listen, dataDir string
 	containerdSock, cniBinDir, proxyMode           string
-	clusterCIDR, bridge, ctrNamespace, proxyTable   string
+	clusterCIDR, bridge, ctrNamespace, proxyTable  string
 	insecureRegistries, hostPaths                  []string
 	labels                                         map[string]string
 	allowPrivileged, hostGW                        bool
