@@ -62,16 +62,22 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 
 // client builds the API client for the configured servers.
 func (f *clientFlags) client() (*client.Client, error) {
-	var servers []string
-	for _, s := range strings.Split(f.server, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			servers = append(servers, s)
-		}
-	}
+	servers := splitServers(f.server)
 	if len(servers) == 0 {
 		return nil, usageError(fmt.Errorf("--server: no server URL given"))
 	}
 	return client.New(servers, f.token), nil
+}
+
+// splitServers parses a comma-separated list of server URLs.
+func splitServers(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // color reports whether output to w gets colors: only on a terminal, never with

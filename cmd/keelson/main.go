@@ -38,6 +38,10 @@ read-only commands below. No command here writes desired state.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newServerCmd(), newAgentCmd(), newDevCmd())
+	root.AddCommand(
+		newServerCmd(), newAgentCmd(), newDevCmd(),
+		newStatusCmd(), newGetCmd(), newDescribeCmd(), newEventsCmd(), newLogsCmd(),
+		newPlanCmd(), newValidateCmd(), newVersionCmd(),
+	)
 	return root
 }

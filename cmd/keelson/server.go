@@ -32,6 +32,8 @@ type serverFlags struct {
 	repo, branch, path, webhookSecret, trustedKeyring             string
 	pollInterval                                                  time.Duration
 	logLevel                                                      string
+	nodeGracePeriod, evictionTimeout                              time.Duration
+	clusterCIDR, serviceCIDR                                      string
 }
 
 // newServerCmd builds `keelson server`: one member of the replicated control plane.
@@ -76,6 +78,11 @@ func newServerCmd() *cobra.Command {
 	fl.StringVar(&f.webhookSecret, "webhook-secret", os.Getenv("KEELSON_WEBHOOK_SECRET"), "HMAC secret of the Git webhook (default $KEELSON_WEBHOOK_SECRET; empty: no webhook)")
 	fl.StringVar(&f.trustedKeyring, "trusted-keyring", "", "armored OpenPGP keyring: refuse heads not signed by one of its keys")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	def := reconciler.DefaultConfig()
+	fl.DurationVar(&f.nodeGracePeriod, "node-grace-period", def.NodeGracePeriod, "a node whose last heartbeat is older than this is NotReady")
+	fl.DurationVar(&f.evictionTimeout, "eviction-timeout", def.EvictionTimeout, "a node silent this long (since its last heartbeat) is Down and its pods are replaced elsewhere")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "the pod network, split into one /24 per node (must match the agents' --cluster-cidr)")
+	fl.StringVar(&f.serviceCIDR, "service-cidr", def.ServiceCIDR, "the range ClusterIPs are allocated from")
 	return cmd
 }
 
@@ -116,6 +123,8 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TLSCAFile: f.tlsCA,
 	}
 	rcfg := reconciler.DefaultConfig()
+	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout
+	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
 	deps := server.Deps{
 		Logger:  log,
 		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },

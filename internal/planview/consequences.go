@@ -165,6 +165,11 @@ func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *
 
 	placed := map[string]string{} // pod UID → node
 	ended := map[string]bool{}    // pod UIDs already counted as stopped or rolled
+	for _, p := range live.Pods {
+		if p.Desire == api.DesireStop {
+			ended[p.UID] = true // already stopping: its removal is not this change's doing
+		}
+	}
 	type newPod struct{ pod, uid string }
 	created := map[string][]newPod{}
 	rolled := map[string][]PodChange{}

@@ -35,6 +35,8 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	if c := r.Consequences; c != nil {
 		markdownConsequences(&b, c)
+	} else if len(r.Errors) > 0 {
+		b.WriteString("_Nothing of this commit would reach the cluster until the errors are fixed._\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -42,6 +44,9 @@ func (r *Report) Markdown(w io.Writer) error {
 
 func (r *Report) markdownObjects(b *strings.Builder) {
 	fmt.Fprintf(b, "#### Objects: %s\n\n", objectSummary(r.Objects))
+	if len(r.Errors) > 0 {
+		b.WriteString("_As far as the invalid commit could be read:_\n\n")
+	}
 	b.WriteString("| change | object | source |\n| --- | --- | --- |\n")
 	icon := map[ChangeKind]string{Added: ":heavy_plus_sign: added", Changed: ":pencil2: changed", Removed: ":heavy_minus_sign: removed"}
 	for _, o := range r.Objects {

@@ -61,14 +61,20 @@ func (r *Report) Text(w io.Writer, color bool) error {
 		}
 		fmt.Fprintf(&b, "\nconsequences (%s): %d pods created, %d stopped, %d rolled, %d left pending, in %d steps\n",
 			where, len(c.Created), len(c.Stopped), len(c.Rolled), len(c.Pending), c.Steps)
+		on := func(node string) string {
+			if !c.Live || node == "" {
+				return ""
+			}
+			return " on " + node
+		}
 		for _, p := range c.Created {
-			fmt.Fprintf(&b, "  %s pod %s (%s) on %s\n", paint(ansiGreen, "create"), p.Pod, p.Owner, nodeOrDash(p.Node, c.Live))
+			fmt.Fprintf(&b, "  %s pod %s (%s)%s\n", paint(ansiGreen, "create"), p.Pod, p.Owner, on(p.Node))
 		}
 		for _, p := range c.Stopped {
-			fmt.Fprintf(&b, "  %s pod %s (%s) on %s: %s\n", paint(ansiRed, "stop"), p.Pod, p.Owner, nodeOrDash(p.Node, c.Live), p.Reason)
+			fmt.Fprintf(&b, "  %s pod %s (%s)%s: %s\n", paint(ansiRed, "stop"), p.Pod, p.Owner, on(p.Node), p.Reason)
 		}
 		for _, p := range c.Rolled {
-			fmt.Fprintf(&b, "  %s pod %s → %s (%s)\n", paint(ansiYellow, "roll"), p.Pod, p.Replacement, p.Owner)
+			fmt.Fprintf(&b, "  %s pod %s%s → %s%s (%s)\n", paint(ansiYellow, "roll"), p.Pod, on(p.Node), p.Replacement, on(p.ReplacementNode), p.Owner)
 		}
 		for _, p := range c.Pending {
 			fmt.Fprintf(&b, "  %s pod %s (%s): %s\n", paint(ansiRed, "pending"), p.Pod, p.Owner, p.Reason)

@@ -19,11 +19,14 @@ type describer struct {
 
 func (d *describer) line(indent int, label, value string) {
 	pad := strings.Repeat("  ", indent)
-	if label == "" {
+	switch {
+	case label == "":
 		fmt.Fprintf(&d.b, "%s%s\n", pad, value)
-		return
+	case value == "": // a section heading
+		fmt.Fprintf(&d.b, "%s%s:\n", pad, label)
+	default:
+		fmt.Fprintf(&d.b, "%s%-*s %s\n", pad, 18-2*indent, label+":", value)
 	}
-	fmt.Fprintf(&d.b, "%s%-*s %s\n", pad, 16-2*indent, label+":", value)
 }
 
 func (d *describer) paint(s string) string {

@@ -80,7 +80,9 @@ func Status(w io.Writer, s *api.StatusResponse, o Options, color bool) error {
 		n := &s.Nodes[i]
 		nodes.Row(n.Name, NodeStatusText(n), orNone(n.Address), orNone(n.PodCIDR), Age(o.Now, n.RegisteredAt))
 	}
-	if err := section(fmt.Sprintf("NODES (%d)", len(s.Nodes)), nodes); err != nil {
+	if len(s.Nodes) == 0 {
+		b.WriteString("\nNODES\nnone registered\n")
+	} else if err := section(fmt.Sprintf("NODES (%d)", len(s.Nodes)), nodes); err != nil {
 		return err
 	}
 	fmt.Fprintf(&b, "\nPODS\n%s\n", podCounts(s.PodCount, paint))
