@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -167,11 +168,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	_, raftPort, err := freePortNear(o.HTTPAddr)
+	// The raft address is part of the persisted raft configuration: keep it stable
+	// across runs (the HTTP port + 1).
+	host, raftPort, err := nextPort(o.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	host, _, _ := net.SplitHostPort(o.HTTPAddr)
 	logs := filepath.Join(o.Dir, "logs")
 	srv := &devenv.Proc{Name: "server", Bin: o.Bin, LogPath: filepath.Join(logs, "server.log"), Args: []string{
 		"server", "--id", "dev", "--bootstrap", "--data-dir", filepath.Join(o.Dir, "server"),
@@ -255,19 +257,17 @@ func loadToken(path string) (string, error) {
 	return t, os.WriteFile(path, []byte(t+"\n"), 0o600)
 }
 
-// freePortNear returns a free port on the host of addr, for the raft listener.
-func freePortNear(addr string) (string, string, error) {
-	host, _, err := net.SplitHostPort(addr)
+// nextPort returns the host of addr and its port + 1.
+func nextPort(addr string) (string, string, error) {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", "", fmt.Errorf("address %q: %w", addr, err)
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	n, err := strconv.Atoi(port)
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("address %q: %w", addr, err)
 	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return host, port, nil
+	return host, strconv.Itoa(n + 1), nil
 }
 
 // nodeAddress picks the machine's first non-loopback IPv4 address: NodePorts are served

@@ -2,12 +2,13 @@ package harness
 
 import (
 	"fmt"
-	"github.com/keelson/keelson/internal/devenv"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keelson/keelson/internal/devenv"
 )
 
 // ClusterOptions describes a multi-process cluster on this machine.
@@ -27,6 +28,9 @@ type ClusterOptions struct {
 // AgentOptions describes one node agent.
 type AgentOptions struct {
 	Name string
+	// ListenHost is the host of the agent's log endpoint (default 127.0.0.1); servers
+	// dial it for `keelson logs`, so it must be the address the agent advertises.
+	ListenHost string
 	// Args are extra flags (containerd socket, bridge, proxy mode, ...).
 	Args []string
 }
@@ -108,6 +112,10 @@ func (c *Cluster) ServerURLs() []string {
 
 // StartAgent starts one more agent process.
 func (c *Cluster) StartAgent(a AgentOptions) error {
+	host := a.ListenHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	lp, err := FreePort()
 	if err != nil {
 		return err
@@ -117,7 +125,7 @@ func (c *Cluster) StartAgent(a AgentOptions) error {
 		"--server", strings.Join(c.ServerURLs(), ","),
 		"--token", c.Opts.Token,
 		"--data-dir", filepath.Join(c.Opts.Dir, a.Name),
-		"--listen", "127.0.0.1:" + strconv.Itoa(lp),
+		"--listen", net.JoinHostPort(host, strconv.Itoa(lp)),
 	}
 	args = append(args, a.Args...)
 	p := &devenv.Proc{Name: a.Name, Bin: c.Opts.Bin, Args: args, LogPath: filepath.Join(c.Opts.Dir, "logs", a.Name+".log")}
@@ -132,6 +140,16 @@ func (c *Cluster) StartAgent(a AgentOptions) error {
 func (c *Cluster) Agent(name string) *devenv.Proc {
 	for _, p := range c.Agents {
 		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Server returns the server process with that ID (s1, s2, ...).
+func (c *Cluster) Server(id string) *devenv.Proc {
+	for _, p := range c.Servers {
+		if p.Name == id {
 			return p
 		}
 	}
