@@ -1,0 +1,132 @@
+package raftstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keelson/keelson/api"
+)
+
+// MessageType is the first byte of every raft log entry. The numbers are part of the
+// on-disk log format: never reuse or renumber one, only append.
+type MessageType uint8
+
+const (
+	SetRevisionType     MessageType = 1
+	RefuseRevisionType  MessageType = 2
+	SetSourceStatusType MessageType = 3
+	RegisterNodeType    MessageType = 4
+	ApplyChangesType    MessageType = 5
+	ReportPodStatusType MessageType = 6
+	RegisterServerType  MessageType = 7
+	RemoveServerType    MessageType = 8
+)
+
+var typeNames = map[MessageType]string{
+	SetRevisionType:     "SetRevision",
+	RefuseRevisionType:  "RefuseRevision",
+	SetSourceStatusType: "SetSourceStatus",
+	RegisterNodeType:    "RegisterNode",
+	ApplyChangesType:    "ApplyChanges",
+	ReportPodStatusType: "ReportPodStatus",
+	RegisterServerType:  "RegisterServer",
+	RemoveServerType:    "RemoveServer",
+}
+
+// String names the type, for logs and metrics labels.
+func (t MessageType) String() string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("Unknown(%d)", uint8(t))
+}
+
+// Command is one typed state change, not yet encoded. Build it with the *Cmd
+// constructors so the body always matches the type.
+type Command struct {
+	Type MessageType
+	Body any
+}
+
+// Encode returns the log entry: the type byte followed by the JSON body.
+func (c Command) Encode() ([]byte, error) {
+	body, err := json.Marshal(c.Body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s command: %w", c.Type, err)
+	}
+	return append([]byte{byte(c.Type)}, body...), nil
+}
+
+// Request bodies. Each is the JSON after the type byte.
+
+// RegisterNodeRequest creates or updates a node; At is the leader's clock, carried in
+// the command so every replica records the same time.
+type RegisterNodeRequest struct {
+	Node api.NodeRegistration `json:"node"`
+	At   time.Time            `json:"at"`
+}
+
+// ApplyChangesRequest is one reconciler batch. RequestID makes a retried batch a no-op
+// (a leader that saw ErrLeadershipLost cannot know whether the entry committed).
+// ObjectStatusSet carries the difference between a nil and an empty ObjectStatus,
+// which JSON's omitempty would otherwise erase.
+type ApplyChangesRequest struct {
+	RequestID       string      `json:"requestID,omitempty"`
+	Changes         api.Changes `json:"changes"`
+	ObjectStatusSet bool        `json:"objectStatusSet,omitempty"`
+}
+
+// ReportPodStatusRequest is one agent status batch.
+type ReportPodStatusRequest struct {
+	Reports []api.PodStatusReport `json:"reports"`
+}
+
+// ServerRecord maps a raft server ID to its addresses, so followers can forward
+// writes to the leader's HTTP API.
+type ServerRecord struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+}
+
+// RemoveServerRequest drops a server from the servers table.
+type RemoveServerRequest struct {
+	ID string `json:"id"`
+}
+
+// SetRevisionCmd records a valid revision (Errors empty) as the last good one.
+func SetRevisionCmd(rev api.Revision) Command { return Command{SetRevisionType, rev} }
+
+// RefuseRevisionCmd records a commit that was not applied; the last good one stays.
+func RefuseRevisionCmd(r api.RefusedRevision) Command { return Command{RefuseRevisionType, r} }
+
+// SetSourceStatusCmd records the condition of the Git source.
+func SetSourceStatusCmd(s api.SourceStatus) Command { return Command{SetSourceStatusType, s} }
+
+// RegisterNodeCmd creates a node (status Ready) or updates its address, labels and
+// capacity; at is the leader's clock.
+func RegisterNodeCmd(reg api.NodeRegistration, at time.Time) Command {
+	return Command{RegisterNodeType, RegisterNodeRequest{Node: reg, At: at}}
+}
+
+// ApplyChangesCmd commits one reconciler batch. requestID may be empty; when set, a
+// second entry with the same ID is ignored.
+func ApplyChangesCmd(c api.Changes, requestID string) Command {
+	return Command{ApplyChangesType, ApplyChangesRequest{
+		RequestID: requestID, Changes: c, ObjectStatusSet: c.ObjectStatus != nil,
+	}}
+}
+
+// ReportPodStatusCmd applies an agent's status batch, fenced by pod UID and node.
+func ReportPodStatusCmd(reports []api.PodStatusReport) Command {
+	return Command{ReportPodStatusType, ReportPodStatusRequest{Reports: reports}}
+}
+
+// RegisterServerCmd records a server's raft and HTTP addresses.
+func RegisterServerCmd(rec ServerRecord) Command { return Command{RegisterServerType, rec} }
+
+// RemoveServerCmd drops a server's record.
+func RemoveServerCmd(id string) Command {
+	return Command{RemoveServerType, RemoveServerRequest{ID: id}}
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/keelson/keelson/raftstore"
+	"github.com/keelson/keelson/reconciler"
+)
+
+// Spin guard: a plan that keeps producing changes right after its previous changes
+// were applied is a reconciler bug (or a fight over a field). After this many
+// consecutive non-empty plans the loop backs off exponentially up to maxBackoff.
+const (
+	maxStreak  = 8
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
+
+// reconcileLoop is level-triggered: it plans from a fresh snapshot whenever the store
+// changed or the interval passed (heartbeats turning stale change nothing in the
+// store), and commits each non-empty plan as one raft entry. Wake-ups that arrive
+// while a plan runs coalesce into the next one.
+func (s *Server) reconcileLoop(ctx context.Context) {
+	var (
+		streak  int
+		backoff time.Duration
+		last    []byte
+	)
+	for ctx.Err() == nil {
+		st := s.store.Snapshot()
+		res := s.deps.Planner(s.observe(st))
+		if res.Changes.Empty() {
+			streak, backoff, last = 0, 0, nil
+			s.waitChange(ctx, st.Index(), s.cfg.ReconcileInterval)
+			continue
+		}
+		body, _ := json.Marshal(res.Changes)
+		streak++
+		if streak > maxStreak || bytes.Equal(body, last) {
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			s.logger.Warn("reconciler keeps producing changes; backing off",
+				"streak", streak, "identical", bytes.Equal(body, last), "backoff", backoff, "actions", len(res.Actions))
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+		}
+		last = body
+		actx, cancel := context.WithTimeout(ctx, applyTimeout)
+		idx, err := s.apply(actx, raftstore.ApplyChangesCmd(res.Changes, requestID()))
+		cancel()
+		if err != nil {
+			s.logger.Error("commit reconcile batch", "err", err, "actions", len(res.Actions))
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		for _, a := range res.Actions {
+			s.metrics.actions.WithLabelValues(string(a.Type)).Inc()
+			s.logger.Info("reconcile", "action", a.Type, "object", a.Object, "pod", a.Pod, "node", a.Node, "msg", a.Message)
+		}
+		s.logger.Debug("reconcile batch committed", "index", idx, "actions", len(res.Actions))
+	}
+}
+
+// observe builds the planner's input from one consistent snapshot plus the leader's
+// memory (heartbeats, clock).
+func (s *Server) observe(st *raftstore.State) reconciler.Observed {
+	nodes := st.Nodes()
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	return reconciler.Observed{
+		Now: time.Now().UTC(), Desired: st.Revision(), Nodes: nodes, Pods: st.Pods(),
+		Services: st.Services(), Endpoints: st.Endpoints(), ObjectStatus: st.ObjectStatus(),
+		Status: st.Cluster(), Heartbeats: s.hb.view(names),
+	}
+}
+
+// waitChange returns when the store applies something after idx or d passes.
+func (s *Server) waitChange(ctx context.Context, idx uint64, d time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, _ = s.store.WaitIndex(wctx, idx)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// requestID makes a batch's retry detectable by the store.
+func requestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
