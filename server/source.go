@@ -36,7 +36,13 @@ func (s *Server) runSource(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := src.Run(ctx, func(rev api.Revision) { s.deliver(ctx, rev) }); err != nil && ctx.Err() == nil {
+		deliver := func(rev api.Revision) {
+			s.deliver(ctx, rev)
+			// Record the source condition with the revision, not only on the timer, so
+			// `keelson status` never shows a fresh commit next to a stale condition.
+			s.syncSourceStatus(ctx, src.Status())
+		}
+		if err := src.Run(ctx, deliver); err != nil && ctx.Err() == nil {
 			s.logger.Error("git source stopped", "err", err)
 		}
 	}()

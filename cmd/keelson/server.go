@@ -133,7 +133,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 		gcfg := gitsource.Config{
 			URL: f.repo, Branch: f.branch, Path: f.path, PollInterval: f.pollInterval,
 			WorkDir: filepath.Join(f.dataDir, "git"), TrustedKeyring: f.trustedKeyring,
-			Logger: log.With("component", "gitsource"),
+			Logger: log,
 		}
 		deps.NewSource = func() (server.Source, error) {
 			src, err := gitsource.New(gcfg)
