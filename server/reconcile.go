@@ -12,11 +12,13 @@ import (
 	"github.com/keelson/keelson/reconciler"
 )
 
-// Spin guard: a plan that keeps producing changes right after its previous changes
-// were applied is a reconciler bug (or a fight over a field). After this many
-// consecutive non-empty plans the loop backs off exponentially up to maxBackoff.
+// Spin guard: a plan that produces the same batch right after that batch was applied
+// is a reconciler bug (or a fight over a field); so is an endless run of batches. Long
+// runs of different batches are normal, though: 100,000 pods are placed in batches of
+// MaxPodsPerBatch, and a rollout takes a batch per pod. So the loop backs off
+// (exponentially, up to maxBackoff) on an identical batch or past maxStreak batches.
 const (
-	maxStreak  = 8
+	maxStreak  = 1000
 	minBackoff = 250 * time.Millisecond
 	maxBackoff = 30 * time.Second
 )
