@@ -146,12 +146,8 @@ func Run(ctx context.Context, o Options) error {
 		stack.push("registry", stop)
 	}
 
-	for _, tag := range []string{"v1", "v2"} {
-		ref := o.Registry + "/keelson/web:" + tag
-		say("building %s from %s", ref, rel(o.ImageSource))
-		if err := imagebuild.BuildAndPush(ctx, o.ImageSource, ref); err != nil {
-			return fmt.Errorf("image %s: %w", ref, err)
-		}
+	if err := buildImages(ctx, o, say); err != nil {
+		return err
 	}
 
 	repo := filepath.Join(o.Dir, "repo.git")
@@ -299,6 +295,34 @@ func seedRepo(bare, manifests, work string) error {
 	defer os.RemoveAll(work)
 	if _, err := devenv.NewRepoAt(bare, work, manifests); err != nil {
 		return fmt.Errorf("seed %s: %w", bare, err)
+	}
+	return nil
+}
+
+// buildImages builds the example workload once and pushes it as :v1 and :v2, each
+// reporting its own version (WEB_VERSION), so a push that changes the tag is a visible
+// rolling update.
+func buildImages(ctx context.Context, o Options, say func(string, ...any)) error {
+	say("building the example image from %s", rel(o.ImageSource))
+	bin, err := imagebuild.BuildGo(ctx, o.ImageSource)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	base, err := imagebuild.Image(bin, nil)
+	if err != nil {
+		return err
+	}
+	for _, tag := range []string{"v1", "v2"} {
+		ref := o.Registry + "/keelson/web:" + tag
+		img, err := imagebuild.WithEnv(base, "WEB_VERSION="+tag)
+		if err != nil {
+			return err
+		}
+		say("pushing %s", ref)
+		if err := imagebuild.Push(ctx, img, ref); err != nil {
+			return fmt.Errorf("push %s: %w", ref, err)
+		}
 	}
 	return nil
 }

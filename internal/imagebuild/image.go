@@ -89,3 +89,19 @@ func layerTar(name string, binary []byte) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// WithEnv returns img with env ("KEY=VALUE") added to its config, e.g. to make tags
+// of one binary that report different versions.
+func WithEnv(img v1.Image, env ...string) (v1.Image, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = append(cfg.Config.Env, env...)
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("image set config: %w", err)
+	}
+	return img, nil
+}
