@@ -39,7 +39,7 @@ func waitForPods(ctx context.Context, out io.Writer, url string, procs ...*deven
 				}
 			}
 			msg = fmt.Sprintf("%d/%d pods running and ready", ready, len(pods))
-			if len(pods) > 0 && ready == len(pods) {
+			if len(pods) > 0 && ready == len(pods) && servicesServe(ctx, c) {
 				fmt.Fprintf(out, "==> %s\n", msg)
 				return nil
 			}
@@ -57,6 +57,30 @@ func waitForPods(ctx context.Context, out io.Writer, url string, procs ...*deven
 		case <-tick.C:
 		}
 	}
+}
+
+// servicesServe reports whether every Service with a selector has ready endpoints, so
+// the printed curl works the moment it is printed.
+func servicesServe(ctx context.Context, c *client.Client) bool {
+	svcs, _, err := c.Services(ctx, client.QueryOptions{})
+	if err != nil {
+		return false
+	}
+	for _, s := range svcs {
+		if len(s.Spec.Selector) == 0 {
+			continue
+		}
+		ready := 0
+		for _, e := range s.Endpoints {
+			if e.Ready {
+				ready++
+			}
+		}
+		if ready == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // RemovePods stops and removes every container and pod network the agent left, after
