@@ -22,7 +22,8 @@ lint:
 # Unit tests, then the end-to-end suite (real containerd, CNI, registry, git, processes).
 # Tests that need root skip locally with a message; under CI=true they must run.
 test: deps lint build
-	KEELSON_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 45m ./...
+	KEELSON_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 45m ./...; \
+	  rc=$$?; scripts/cleanup-test.sh; exit $$rc
 
 test-unit:
 	$(GO) test -race -count=1 -short ./...
