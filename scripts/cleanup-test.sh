@@ -3,7 +3,7 @@
 # its own cleanup ran: processes, network namespaces, links, nftables tables, mounts
 # and directories created by Keelson's tests. Tests clean up after themselves; this is
 # the safety net `make test` runs afterwards, whatever the outcome. It touches only
-# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kt*), never the dev
+# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kls_*, kt*), never the dev
 # cluster (keelson-dev, keelson0).
 set -u
 [[ $(id -u) -eq 0 ]] || exit 0
@@ -22,7 +22,7 @@ for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 |
 done
 
 # nftables tables of test proxies (the dev cluster's table is "keelson").
-for t in $(nft list tables 2>/dev/null | awk '$2=="ip" {print $3}' | grep -E '^keelson-'); do
+for t in $(nft list tables 2>/dev/null | awk '$2=="ip" {print $3}' | grep -E '^(keelson-|kls_)'); do
   nft delete table ip "$t" 2>/dev/null || true
 done
 
