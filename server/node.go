@@ -65,8 +65,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-// handleStatusReport commits an agent's pod status batch as one raft entry; the store
-// ignores reports for pods no longer assigned to the reporting node (fencing).
+// handleStatusReport commits an agent's pod status batch, merged with other agents'
+// batches into one raft entry (statusBatcher); the store ignores reports for pods no
+// longer assigned to the reporting node (fencing).
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
 	if !s.store.IsLeader() {
 		s.forwardToLeader(w, r)
@@ -82,7 +83,7 @@ func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), applyTimeout)
 	defer cancel()
-	idx, err := s.apply(ctx, raftstore.ReportPodStatusCmd(reports))
+	idx, err := s.statuses.submit(ctx, reports)
 	if err != nil {
 		writeApplyError(w, err)
 		return
