@@ -147,6 +147,7 @@ func upsertPods(tx *txn, pods []api.PodRecord) error {
 		return nil
 	}
 	touched := []string{tablePods}
+	specs := map[string]*api.PodRecord{} // owner/spec hash → a record whose spec to share
 	for i := range pods {
 		p := pods[i]
 		if p.UID == "" {
@@ -163,6 +164,7 @@ func upsertPods(tx *txn, pods []api.PodRecord) error {
 				touched = append(touched, nodePodsIndex(old.Node))
 			}
 		}
+		shareSpec(tx, &p, specs)
 		if p.Node != "" {
 			touched = append(touched, nodePodsIndex(p.Node))
 		}
@@ -352,4 +354,27 @@ func (f *FSM) appendEvents(tx *txn, m *metaRecord, events []api.Event) error {
 func uniq(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// shareSpec points p's spec at the decoded spec of another pod with the same owner and
+// spec hash (in this batch or already stored), so 2,000 replicas of one template hold
+// one PodSpec instead of 2,000 decoded copies. Stored records are never modified in
+// place (every change replaces the record), which makes the sharing safe.
+func shareSpec(tx *txn, p *api.PodRecord, seen map[string]*api.PodRecord) {
+	if p.SpecHash == "" {
+		return
+	}
+	key := p.Owner + "/" + p.SpecHash
+	if other, ok := seen[key]; ok {
+		p.Spec = other.Spec
+		return
+	}
+	if p.Owner != "" {
+		if raw, err := tx.First(tablePods, "owner", p.Owner); err == nil && raw != nil {
+			if other := raw.(*api.PodRecord); other.SpecHash == p.SpecHash {
+				p.Spec = other.Spec
+			}
+		}
+	}
+	seen[key] = p
 }
