@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/node/netns"
+
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/testenv"
 )
@@ -62,7 +64,7 @@ var nodes = []api.Node{
 func podToPod(t *testing.T, a, b string) error {
 	t.Helper()
 	var l net.Listener
-	if err := inNetNS(path(b), func() error {
+	if err := netns.Do(path(b), func() error {
 		var err error
 		l, err = net.Listen("tcp4", "10.244.2.1:0")
 		return err
@@ -75,7 +77,7 @@ func podToPod(t *testing.T, a, b string) error {
 			c.Close()
 		}
 	}()
-	return inNetNS(path(a), func() error {
+	return netns.Do(path(a), func() error {
 		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.244.1.1")}}
 		c, err := d.Dial("tcp4", l.Addr().String())
 		if err == nil {

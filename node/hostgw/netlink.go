@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/keelson/keelson/node/netns"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +30,7 @@ type nlSock struct {
 
 func openNetlink(netnsPath string) (*nlSock, error) {
 	var fd int
-	err := inNetNS(netnsPath, func() error {
+	err := netns.Do(netnsPath, func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		return err

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/node/netns"
+
 	"github.com/keelson/keelson/internal/testenv"
 )
 
@@ -174,7 +176,7 @@ func startBackend(t testing.TB, ns, id string) {
 func dialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
-		err := inNetNS(nsPath(ns), func() error {
+		err := netns.Do(nsPath(ns), func() error {
 			var err error
 			c, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
 			return err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/keelson/keelson/node/netns"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/keelson/keelson/api"
@@ -169,7 +171,7 @@ func (u *Userspace) delAddr(a netip.Addr) error {
 // ip runs iproute2 inside the proxy's namespace (a child forked from a thread that
 // entered a namespace starts in it).
 func (u *Userspace) ip(args ...string) error {
-	return inNetNS(u.cfg.NetNSPath, func() error {
+	return netns.Do(u.cfg.NetNSPath, func() error {
 		out, err := exec.Command("ip", args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
@@ -181,7 +183,7 @@ func (u *Userspace) ip(args ...string) error {
 // listenTCP, listenUDP and dialNS create sockets inside the proxy's namespace.
 func listenTCP(ns string, addr string) (net.Listener, error) {
 	var l net.Listener
-	err := inNetNS(ns, func() error {
+	err := netns.Do(ns, func() error {
 		var err error
 		l, err = net.Listen("tcp4", addr)
 		return err
@@ -191,7 +193,7 @@ func listenTCP(ns string, addr string) (net.Listener, error) {
 
 func listenUDP(ns string, addr string) (net.PacketConn, error) {
 	var c net.PacketConn
-	err := inNetNS(ns, func() error {
+	err := netns.Do(ns, func() error {
 		var err error
 		c, err = net.ListenPacket("udp4", addr)
 		return err
@@ -201,7 +203,7 @@ func listenUDP(ns string, addr string) (net.PacketConn, error) {
 
 func dialNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := inNetNS(ns, func() error {
+	err := netns.Do(ns, func() error {
 		var err error
 		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 		return err

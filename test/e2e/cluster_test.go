@@ -113,7 +113,7 @@ func newCluster(t *testing.T) *kcluster {
 	}
 	k.procs = procs
 	k.c = client.New(procs.ServerURLs(), "")
-	unregister := shared.onInterrupt(k.teardown)
+	unregister := shared.OnInterrupt(k.teardown)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("keelson status:\n%s", k.statusText())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/test/harness"
 )
 
 const stickyService = `apiVersion: v1
@@ -124,7 +125,7 @@ func (k *kcluster) checkLogs(t *testing.T, s state) {
 	pod := s.running(frontendRC)[0]
 	marker := "/e2e-" + randHex(t)
 	k.eventually(30*time.Second, "request line in the pod's log", func(ctx context.Context) error {
-		_, _ = httpGet(ctx, hostPort(pod.Status.PodIP, 8080)+marker) // 404 is fine: it is logged
+		_, _ = harness.HTTPGet(ctx, hostPort(pod.Status.PodIP, 8080)+marker) // 404 is fine: it is logged
 		var buf bytes.Buffer
 		if err := k.c.Logs(ctx, pod.Namespace, pod.Name, "web", false, -1, &buf); err != nil {
 			return err
@@ -151,7 +152,7 @@ func (k *kcluster) checkAffinity(t *testing.T, want map[string]int) state {
 		ips := map[string]int{}
 		for range n {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			body, err := httpGet(ctx, u)
+			body, err := harness.HTTPGet(ctx, u)
 			cancel()
 			if err != nil {
 				t.Fatal(err)
@@ -296,7 +297,7 @@ func (k *kcluster) checkPrune(t *testing.T, before state, want map[string]int) s
 		return nil
 	})
 	k.eventually(30*time.Second, "backend ClusterIP stops answering", func(ctx context.Context) error {
-		if _, err := httpGet(ctx, hostPort(beIP, 8080)); err == nil {
+		if _, err := harness.HTTPGet(ctx, hostPort(beIP, 8080)); err == nil {
 			return fmt.Errorf("%s:8080 still answers", beIP)
 		}
 		return nil

@@ -3,44 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-)
 
-// httpGet fetches url with a fresh connection (no keep-alive: every request goes
-// through the service proxy's choice again) and returns the body of a 200.
-func httpGet(ctx context.Context, u string) (string, error) {
-	tr := &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
-	defer tr.CloseIdleConnections()
-	cl := &http.Client{Transport: tr, Timeout: 3 * time.Second}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", fmt.Errorf("GET %s: read: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return string(b), nil
-}
+	"github.com/keelson/keelson/test/harness"
+)
 
 // answers checks that GET u returns 200 with want in the body.
 func answers(ctx context.Context, u, want string) error {
-	body, err := httpGet(ctx, u)
+	body, err := harness.HTTPGet(ctx, u)
 	if err != nil {
 		return err
 	}
@@ -82,7 +57,7 @@ func startRequestLoop(urls []string, interval, max time.Duration) *requestLoop {
 		for i := 0; ; i++ {
 			u := urls[i%len(urls)]
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			body, err := httpGet(ctx, u)
+			body, err := harness.HTTPGet(ctx, u)
 			cancel()
 			l.mu.Lock()
 			if err != nil {

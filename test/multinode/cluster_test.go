@@ -105,7 +105,7 @@ func startCluster(t *testing.T, env *harness.Env) *cluster {
 		}
 	}
 
-	unregister := shared.onInterrupt(c.teardown)
+	unregister := shared.OnInterrupt(c.teardown)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("keelson status:\n%s", c.cliText("status"))

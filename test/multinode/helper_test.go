@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -48,7 +46,7 @@ func runHelper(args []string, stdout, stderr io.Writer) int {
 		}
 		out := make([]result, n)
 		for i := range out {
-			body, err := httpGet(ctx, args[2])
+			body, err := harness.HTTPGet(ctx, args[2])
 			out[i].Body = body
 			if err != nil {
 				out[i].Err = err.Error()
@@ -69,31 +67,6 @@ func runHelper(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "helper: bad command %q\n", args)
 	return 2
-}
-
-// httpGet fetches u on a fresh connection (no keep-alive, so every request goes
-// through the service proxy's choice again) and returns the body of a 200.
-func httpGet(ctx context.Context, u string) (string, error) {
-	tr := &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
-	defer tr.CloseIdleConnections()
-	cl := &http.Client{Transport: tr, Timeout: 3 * time.Second}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", fmt.Errorf("GET %s: read: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return string(b), nil
 }
 
 // helperCmd is the test binary in helper mode, run inside network namespace ns.

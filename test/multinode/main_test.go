@@ -28,30 +28,14 @@
 package multinode
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"sync"
-	"syscall"
 	"testing"
 
-	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/test/harness"
 )
 
-// suite is what TestMain prepared; set once before any test runs.
-type suite struct {
-	env     *harness.Env
-	missing string // why the suite cannot run here ("" when it can)
-
-	mu       sync.Mutex
-	cleanups map[int]func() // running clusters, torn down on SIGINT/SIGTERM
-	next     int
-}
-
-var shared = &suite{cleanups: map[int]func(){}}
+// shared is the package's suite, prepared once by TestMain.
+var shared = &harness.Suite{Name: "multinode", Binaries: []string{"nsenter"}}
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a tiny tool run inside the node namespaces (see
@@ -59,90 +43,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelper(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	if shared.missing = missing(); shared.missing != "" {
-		return m.Run() // every test skips (or fails under CI=true) with the reason
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	env, err := harness.StartEnv(ctx)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "multinode: prepare the environment: %v\n", err)
-		return 1
-	}
-	shared.env = env
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(os.Stderr, "multinode: interrupted: stopping the cluster, namespaces and daemons")
-			shared.runCleanups()
-			env.Close()
-			os.Exit(2)
-		case <-done:
-		}
-	}()
-	code := m.Run()
-	close(done)
-	shared.runCleanups()
-	env.Close()
-	return code
-}
-
-// missing says what this machine lacks for the suite ("" when nothing).
-func missing() string {
-	if os.Geteuid() != 0 {
-		return "the multi-node test needs root"
-	}
-	for _, b := range []string{"containerd", "ctr", "runc", "docker-registry", "git", "nft", "ip", "nsenter", "go"} {
-		if _, err := exec.LookPath(b); err != nil {
-			return b + " is not installed"
-		}
-	}
-	for _, p := range []string{"bridge", "host-local", "portmap", "loopback"} {
-		if _, err := os.Stat("/usr/lib/cni/" + p); err != nil {
-			return "CNI plugin /usr/lib/cni/" + p + " is missing"
-		}
-	}
-	return ""
+	os.Exit(shared.Run(m))
 }
 
 // requireSuite skips (locally) or fails (CI=true) a test when the suite cannot run.
-func requireSuite(t *testing.T) *harness.Env {
-	t.Helper()
-	if shared.missing != "" {
-		testenv.Missing(t, shared.missing)
-	}
-	if shared.env == nil {
-		t.Fatal("multinode environment not prepared")
-	}
-	return shared.env
-}
-
-// onInterrupt registers fn to run if the suite is interrupted; the returned func
-// unregisters it once the test has run it itself.
-func (s *suite) onInterrupt(fn func()) (unregister func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.next
-	s.next++
-	s.cleanups[id] = fn
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.cleanups, id)
-	}
-}
-
-func (s *suite) runCleanups() {
-	s.mu.Lock()
-	fns := s.cleanups
-	s.cleanups = map[int]func(){}
-	s.mu.Unlock()
-	for _, fn := range fns {
-		fn()
-	}
-}
+func requireSuite(t *testing.T) *harness.Env { t.Helper(); return shared.Require(t) }

@@ -1,4 +1,7 @@
-package proxy
+// Package netns runs code inside another network namespace. The proxy and the route
+// syncer use it so that tests can run them in private namespaces without touching the
+// host's tables.
+package netns
 
 import (
 	"fmt"
@@ -7,12 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inNetNS runs fn on an OS thread switched into the network namespace at path (the
-// agent's own namespace when path is ""). Sockets keep the namespace they were created
-// in, so a listener or a dialled connection made inside fn works from any goroutine
-// afterwards. Tests use this to run a whole proxy inside a private namespace without
-// touching the host's tables.
-func inNetNS(path string, fn func() error) error {
+// Do runs fn on an OS thread switched into the network namespace at path (the caller's
+// own namespace when path is ""). Sockets keep the namespace they were created in, so
+// a listener, a dialled connection or a netlink socket made inside fn works from any
+// goroutine afterwards.
+func Do(path string, fn func() error) error {
 	if path == "" {
 		return fn()
 	}
