@@ -149,13 +149,7 @@ func (c *collector) waitFor(t testing.TB, commit string, within time.Duration) a
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testenv.Poll(t, within, 2*time.Millisecond, what, cond)
 }
 
 // start runs src until the test ends, recording deliveries.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/testenv"
+
 	"github.com/keelson/keelson/api"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -234,13 +236,7 @@ func runAgent(t *testing.T, cfg Config) (*Agent, func()) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testenv.Poll(t, 10*time.Second, 2*time.Millisecond, what, cond)
 }
 
 // waitStatus waits for the pod's latest delivered report to satisfy cond.

@@ -7,19 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/testenv"
+
 	"github.com/hashicorp/raft"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Poll(t, timeout, 5*time.Millisecond, what, cond)
 }
 
 type inmemCluster struct {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/testenv"
+
 	"github.com/hashicorp/raft"
 	"github.com/keelson/keelson/raftstore"
 )
@@ -92,13 +94,7 @@ func newTestCluster(t *testing.T, o clusterOpts) []*testServer {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Poll(t, timeout, 5*time.Millisecond, what, cond)
 }
 
 // leaderOf waits until one server leads and every server knows the leader's HTTP

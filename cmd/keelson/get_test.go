@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelson/keelson/internal/testenv"
 
 	"github.com/keelson/keelson/api"
 )
@@ -133,11 +136,7 @@ func TestGetWatch(t *testing.T) {
 // waitOutput polls until out contains s.
 func waitOutput(t *testing.T, out *syncBuffer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %q in:\n%s", s, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%q in the output", s), func() bool {
+		return strings.Contains(out.String(), s)
+	})
 }

@@ -222,17 +222,7 @@ func udpAsk(ns, addr string) (string, error) {
 // eventually polls f until it succeeds or the deadline passes.
 func eventually(t testing.TB, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.EventuallyNoError(t, 10*time.Second, what, f)
 }
 
 // seen collects the identities answering n requests.

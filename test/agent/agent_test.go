@@ -178,13 +178,5 @@ func (c *cluster) pod(t *testing.T, name string) (api.PodRecord, bool) {
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		<-tick.C
-	}
+	testenv.Poll(t, d, 50*time.Millisecond, what, cond)
 }

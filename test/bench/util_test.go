@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelson/keelson/internal/testenv"
 )
 
 // benchToken authenticates the simulated nodes, as a real cluster would.
@@ -20,13 +22,7 @@ const benchToken = "bench-token"
 // after timeout. Benchmarks wait on state by polling with a deadline, never sleeping.
 func pollUntil(b testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
 	b.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(interval)
-	}
+	testenv.Poll(b, timeout, interval, what, cond)
 }
 
 // percentile returns the q-quantile (0..1) of ds in milliseconds.
