@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keelson/keelson/api"
@@ -91,8 +93,19 @@ func RemovePods(ctx context.Context, sock, agentDataDir string) error {
 		return err
 	}
 	defer rt.Close()
-	return removeAll(ctx, rt)
+	if err := removeAll(ctx, rt); err != nil {
+		return err
+	}
+	// The pods' bridge (made by the CNI bridge plugin) goes with the last pod.
+	if out, err := exec.CommandContext(ctx, "ip", "link", "del", devBridge).CombinedOutput(); err != nil &&
+		!strings.Contains(string(out), "Cannot find device") {
+		return fmt.Errorf("delete bridge %s: %v: %s", devBridge, err, out)
+	}
+	return nil
 }
+
+// devBridge is the agent's default bridge, which dev's agent uses.
+const devBridge = "keelson0"
 
 func removeAll(ctx context.Context, rt node.Runtime) error {
 	cs, err := rt.ListContainers(ctx)
