@@ -77,34 +77,30 @@ func markdownConsequences(b *strings.Builder, c *Consequences) {
 	}
 	fmt.Fprintf(b, "| pods created | pods stopped | pods rolled | pods left Pending | reconcile steps |\n| ---: | ---: | ---: | ---: | ---: |\n| %d | %d | %d | %d | %d |\n\n",
 		len(c.Created), len(c.Stopped), len(c.Rolled), len(c.Pending), c.Steps)
-	if len(c.Created) > 0 {
-		b.WriteString("**Created**\n\n| owner | pod | node |\n| --- | --- | --- |\n")
+	section(b, "Created", "", len(c.Created), "| owner | pod | node |\n| --- | --- | --- |\n", func() {
 		for _, p := range c.Created {
 			fmt.Fprintf(b, "| `%s` | %s | %s |\n", p.Owner, p.Pod, nodeOrDash(p.Node, c.Live))
 		}
-		b.WriteString("\n")
-	}
-	if len(c.Stopped) > 0 {
-		b.WriteString("**Stopped**\n\n| owner | pod | node | why |\n| --- | --- | --- | --- |\n")
+	})
+	section(b, "Stopped", "", len(c.Stopped), "| owner | pod | node | why |\n| --- | --- | --- | --- |\n", func() {
 		for _, p := range c.Stopped {
 			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", p.Owner, p.Pod, nodeOrDash(p.Node, c.Live), mdEscape(p.Reason))
 		}
-		b.WriteString("\n")
-	}
-	if len(c.Rolled) > 0 {
-		b.WriteString("**Rolled** (replaced one at a time, each new pod ready before the next old one stops)\n\n| owner | old pod | node | new pod | node |\n| --- | --- | --- | --- | --- |\n")
-		for _, p := range c.Rolled {
-			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", p.Owner, p.Pod, nodeOrDash(p.Node, c.Live), p.Replacement, nodeOrDash(p.ReplacementNode, c.Live))
-		}
-		b.WriteString("\n")
-	}
+	})
+	section(b, "Rolled", " (replaced one at a time, each new pod ready before the next old one stops)", len(c.Rolled),
+		"| owner | old pod | node | new pod | node |\n| --- | --- | --- | --- | --- |\n", func() {
+			for _, p := range c.Rolled {
+				fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", p.Owner, p.Pod, nodeOrDash(p.Node, c.Live), p.Replacement, nodeOrDash(p.ReplacementNode, c.Live))
+			}
+		})
 	if len(c.Pending) > 0 {
-		b.WriteString(":warning: **Pods that would stay Pending**\n\n| owner | pod | why |\n| --- | --- | --- |\n")
+		b.WriteString(":warning: ")
+	}
+	section(b, "Pods that would stay Pending", "", len(c.Pending), "| owner | pod | why |\n| --- | --- | --- |\n", func() {
 		for _, p := range c.Pending {
 			fmt.Fprintf(b, "| `%s` | %s | %s |\n", p.Owner, p.Pod, mdEscape(p.Reason))
 		}
-		b.WriteString("\n")
-	}
+	})
 	if len(c.Services) > 0 {
 		b.WriteString("**Services**\n\n")
 		for _, s := range c.Services {
@@ -121,6 +117,26 @@ func markdownConsequences(b *strings.Builder, c *Consequences) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// foldRows is how many rows a pod table shows before it is folded into <details>, so
+// the pull-request comment of a large scale-up stays readable.
+const foldRows = 10
+
+// section writes a titled pod table (nothing when it has no rows), folded when long.
+func section(b *strings.Builder, title, note string, rows int, header string, writeRows func()) {
+	if rows == 0 {
+		return
+	}
+	if rows > foldRows {
+		fmt.Fprintf(b, "<details><summary><b>%s</b> (%d pods)%s</summary>\n\n%s", title, rows, note, header)
+		writeRows()
+		b.WriteString("\n</details>\n\n")
+		return
+	}
+	fmt.Fprintf(b, "**%s**%s\n\n%s", title, note, header)
+	writeRows()
+	b.WriteString("\n")
 }
 
 func mib(b int64) string { return fmt.Sprintf("%dMi", b>>20) }

@@ -1,6 +1,7 @@
 package planview
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,3 +117,25 @@ func metaNamed(name string) metav1.ObjectMeta {
 }
 
 func metaLabels(l map[string]string) metav1.ObjectMeta { return metav1.ObjectMeta{Labels: l} }
+
+// A long pod table is folded so a large scale-up does not flood the PR comment; a
+// short one stays open.
+func TestMarkdownFoldsLongPodTables(t *testing.T) {
+	c := &Consequences{Live: true}
+	for i := range foldRows + 2 {
+		c.Created = append(c.Created, PodChange{Owner: "ReplicationController/default/web", Pod: fmt.Sprintf("web-%d", i), Node: "n1"})
+	}
+	c.Stopped = []PodChange{{Owner: "ReplicationController/default/old", Pod: "old-1", Node: "n1", Reason: "pruned"}}
+	var b strings.Builder
+	markdownConsequences(&b, c)
+	out := b.String()
+	if !strings.Contains(out, "<details><summary><b>Created</b> (12 pods)</summary>") {
+		t.Errorf("12 created pods are not folded:\n%s", out)
+	}
+	if !strings.Contains(out, "**Stopped**\n\n| owner | pod | node | why |") || strings.Contains(out, "<b>Stopped</b>") {
+		t.Errorf("1 stopped pod should stay an open table:\n%s", out)
+	}
+	if n := strings.Count(out, "| `ReplicationController/default/web` |"); n != 12 {
+		t.Errorf("folded table has %d rows, want 12", n)
+	}
+}
