@@ -14,7 +14,7 @@ for pat in '/run/keelson-test-' '/run/keelson-e2e-' '/run/keelson-mn-' 'keelson-
 done
 
 # Network namespaces and links made by tests.
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(kls-|kt-|keelson-test)'); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(kls-|kt-|kp[0-9a-f]{6}|hg[0-9a-f]{6}|keelson-test)'); do
   ip netns del "$ns" 2>/dev/null || true
 done
 for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(kls-|kt[0-9a-f]{8}$)'); do
