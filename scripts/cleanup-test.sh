@@ -3,7 +3,7 @@
 # its own cleanup ran: processes, network namespaces, links, nftables tables, mounts
 # and directories created by Keelson's tests. Tests clean up after themselves; this is
 # the safety net `make test` runs afterwards, whatever the outcome. It touches only
-# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kls_*, kt*), never the dev
+# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kls_*, kt*, kp*, hg*), never the dev
 # cluster (keelson-dev, keelson0).
 set -u
 [[ $(id -u) -eq 0 ]] || exit 0
