@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/testenv"
+
 	"github.com/keelson/keelson/api"
 )
 
@@ -25,12 +27,10 @@ func BenchmarkAssignToRunning(b *testing.B) {
 		uid := fmt.Sprintf("p%d", i)
 		start := time.Now()
 		cp.setPod(pod(uid, ctr("app")))
-		for {
-			if r, ok := cp.report(uid); ok && running(r) {
-				break
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+		testenv.Poll(b, 10*time.Second, 50*time.Microsecond, "pod "+uid+" running", func() bool {
+			r, ok := cp.report(uid)
+			return ok && running(r)
+		})
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
@@ -65,24 +65,17 @@ func BenchmarkManyPods(b *testing.B) {
 }
 
 func waitCount(b *testing.B, cp *fakeCP, n int, cond func(api.PodStatusReport) bool) {
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testenv.PollDetail(b, time.Minute, time.Millisecond, "the pods' state", func() (bool, string) {
 		cp.mu.Lock()
+		defer cp.mu.Unlock()
 		c := 0
 		for _, r := range cp.latest {
 			if cond(r) {
 				c++
 			}
 		}
-		cp.mu.Unlock()
-		if c >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d pods reached the state", c, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return c >= n, fmt.Sprintf("only %d of %d pods reached it", c, n)
+	})
 }
 
 func benchConfig(b *testing.B, rt Runtime, cp ControlPlane) Config {

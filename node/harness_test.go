@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -243,18 +244,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func waitStatus(t *testing.T, cp *fakeCP, uid, what string, cond func(api.PodStatusReport) bool) api.PodStatusReport {
 	t.Helper()
 	var last api.PodStatusReport
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.PollDetail(t, 10*time.Second, 2*time.Millisecond, "pod "+uid+": "+what, func() (bool, string) {
 		r, ok := cp.report(uid)
-		if ok && cond(r) {
-			return r
-		}
 		last = r
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for pod %s: %s; last report: %+v", uid, what, last)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return ok && cond(r), fmt.Sprintf("last report: %+v", r)
+	})
+	return last
 }
 
 func running(r api.PodStatusReport) bool {

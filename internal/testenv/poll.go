@@ -45,3 +45,23 @@ func EventuallyNoError(t testing.TB, timeout time.Duration, what string, f func(
 		<-tick.C
 	}
 }
+
+// PollDetail is Poll for conditions that can say why they do not hold yet: on timeout
+// the failure shows the last detail (e.g. the last status report seen).
+func PollDetail(t testing.TB, timeout, interval time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	var detail string
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		var ok bool
+		if ok, detail = cond(); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, detail)
+		}
+		<-tick.C
+	}
+}

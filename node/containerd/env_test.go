@@ -161,17 +161,7 @@ func newUID(t testing.TB) string {
 // waitFor polls cond until it reports true or the deadline passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, detail)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval, not a wait for state
-	}
+	testenv.PollDetail(t, timeout, 50*time.Millisecond, what, cond)
 }
 
 // waitExited waits for a container to exit and returns its status.

@@ -163,8 +163,7 @@ func pushRounds(b *testing.B, env *harness.Env, addr string, pushes int) (lat []
 func waitRolled(b *testing.B, cl *client.Client, commit string, timeout time.Duration) {
 	b.Helper()
 	var last []api.PodRecord
-	deadline := time.Now().Add(timeout)
-	for {
+	testenv.PollDetail(b, timeout, 20*time.Millisecond, "commit "+commit+" rolled out", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		pods, _, err := cl.Pods(ctx, client.QueryOptions{})
 		cancel()
@@ -179,12 +178,9 @@ func waitRolled(b *testing.B, cl *client.Client, commit string, timeout time.Dur
 				ok = ok && p.Commit == commit && p.Status.Phase == corev1.PodRunning
 			}
 			if ok && n == 2 {
-				return
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("commit %s not rolled out after %s: %s", commit, timeout, describe(last))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false, describe(last)
+	})
 }

@@ -153,6 +153,8 @@ func scaleOnce(b *testing.B, nodes, rcs int) scaleResult {
 	// rather than failing without a figure.
 	deadline := time.Now().Add(time.Duration(envInt("KEELSON_BENCH_SCALE_DEADLINE_S", 300)) * time.Second)
 	next := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		mu.Lock()
 		done, last := res.running > 0, res.last
@@ -165,7 +167,7 @@ func scaleOnce(b *testing.B, nodes, rcs int) scaleResult {
 				time.Since(t0).Round(time.Second), last.total, last.assigned, last.running)
 			next = next.Add(10 * time.Second)
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-tick.C
 	}
 	mu.Lock()
 	res.elapsed = time.Since(t0)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/internal/testenv"
+
 	"github.com/keelson/keelson/internal/devenv"
 	"github.com/keelson/keelson/node/containerd"
 	"github.com/keelson/keelson/node/hostgw"
@@ -226,24 +228,20 @@ func (c *cluster) cliText(args ...string) string {
 // last error. It stops early when the server or an agent has exited.
 func (c *cluster) eventually(timeout time.Duration, what string, cond func(ctx context.Context) error) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testenv.PollDetail(c.t, timeout, 250*time.Millisecond, what, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := cond(ctx)
 		cancel()
 		if err == nil {
-			return
+			return true, ""
 		}
 		for _, p := range c.procs() {
 			if !p.Running() {
 				c.t.Fatalf("%s: %s exited: %v", what, p.Name, err)
 			}
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: not after %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond) // poll interval, not a wait for state
-	}
+		return false, err.Error()
+	})
 }
 
 func (c *cluster) procs() []*devenv.Proc {
