@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keelson/keelson/api"
@@ -24,6 +25,8 @@ type Agent struct {
 	net      netSync // used only by the watch loop
 
 	registered chan struct{} // closed after the first successful Register
+	// ignoredViews counts answers older than the applied view that were ignored.
+	ignoredViews atomic.Int64
 
 	mu   sync.Mutex
 	node api.Node // the last node record the servers returned
@@ -153,6 +156,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 	bo := backoff{initial: 200 * time.Millisecond, max: a.cfg.RetryMax}
 	var index uint64
 	applied := false
+	behind := 0 // consecutive answers older than the view already applied
 	for ctx.Err() == nil {
 		view, err := a.cfg.ControlPlane.WatchNode(ctx, a.cfg.Name, index, a.cfg.WatchWait)
 		if err != nil {
@@ -169,13 +173,27 @@ func (a *Agent) watchLoop(ctx context.Context) {
 			a.net.sync(ctx, &view) // retries a failed sync; no-op otherwise
 			continue               // the wait elapsed with nothing new
 		}
-		// An index going backwards means a server that lost or has not yet caught up
-		// with state; start over from whatever it knows rather than wait forever.
+		// An older index comes from a server that has not caught up (a follower that
+		// lags answers a timed-out blocking query with what it has): applying it would
+		// stop pods assigned since, so it is ignored. Only a server that keeps
+		// answering with an older state (the cluster's state was reset) is believed.
+		if applied && view.Index < index {
+			if behind++; behind < maxBehindAnswers {
+				a.ignoredViews.Add(1)
+				a.log.Warn("ignoring an older view from a lagging server", "index", view.Index, "applied", index)
+				continue
+			}
+		}
+		behind = 0
 		index = view.Index
 		applied = true
 		a.applyView(ctx, &view)
 	}
 }
+
+// maxBehindAnswers is how many answers older than the applied view in a row make the
+// agent accept that the servers' state went back (each answer is a full blocking wait).
+const maxBehindAnswers = 3
 
 // applyView hands one view to the pod manager and the network syncers.
 func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {

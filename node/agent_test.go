@@ -109,6 +109,44 @@ func TestFencingStopsUnassignedPods(t *testing.T) {
 	}
 }
 
+// A lagging server's older (empty) view must not stop pods assigned since: the agent
+// ignores answers older than what it applied.
+func TestOlderViewDoesNotStopPods(t *testing.T) {
+	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	a, _ := runAgent(t, testConfig(t, rt, cp))
+	cp.setPod(pod("u1", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+
+	// Serve two older views, then hold: whatever the agent made of them stays its
+	// latest view until the test looks.
+	cp.mu.Lock()
+	cp.stale, cp.hold = 2, true
+	cp.bumpLocked()
+	cp.mu.Unlock()
+	waitFor(t, "the agent to read both older views and wait for more", func() bool {
+		cp.mu.Lock()
+		defer cp.mu.Unlock()
+		return cp.staleServed == 2 && cp.holding > 0
+	})
+	if n := a.ignoredViews.Load(); n != 2 {
+		t.Fatalf("the agent ignored %d older views, want 2", n)
+	}
+	// Release with something new: the agent goes on from the view it had.
+	cp.mu.Lock()
+	cp.hold = false
+	cp.mu.Unlock()
+	cp.setPod(pod("u2", ctr("app")))
+	waitStatus(t, cp, "u2", "Running", running)
+	for _, r := range cp.history("u1") {
+		if r.Gone {
+			t.Fatal("the pod was stopped because of an older view")
+		}
+	}
+	if n := len(podContainers(t, rt, "u1")); n != 1 {
+		t.Errorf("pod u1 has %d containers, want 1", n)
+	}
+}
+
 // A node that loses its servers keeps its pods (and does not clean up leftovers it
 // cannot check); when it reconnects it stops what is no longer assigned.
 func TestServersUnreachableKeepsPods(t *testing.T) {

@@ -29,8 +29,14 @@ type fakeCP struct {
 	failed   int // calls refused while down
 
 	registers int
-	reports   []api.PodStatusReport // every delivered report, in order
-	latest    map[string]api.PodStatusReport
+	// stale, when set, answers that many watches with an empty view of index 1, as a
+	// follower that lags far behind would; staleServed counts them. hold makes every
+	// later watch wait (holding counts the waiting calls) until hold is cleared.
+	stale, staleServed int
+	hold               bool
+	holding            int
+	reports            []api.PodStatusReport // every delivered report, in order
+	latest             map[string]api.PodStatusReport
 }
 
 var errDown = errors.New("servers unreachable")
@@ -78,6 +84,24 @@ func (f *fakeCP) WatchNode(ctx context.Context, name string, index uint64, wait 
 			f.failed++
 			f.mu.Unlock()
 			return api.NodeView{}, errDown
+		}
+		if f.stale > 0 {
+			f.stale--
+			f.staleServed++
+			v := api.NodeView{Index: 1, Node: f.node, Nodes: []api.Node{f.node}}
+			f.mu.Unlock()
+			return v, nil
+		}
+		if f.hold {
+			f.holding++
+			ch := f.changed
+			f.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return api.NodeView{}, ctx.Err()
+			}
 		}
 		if f.index > index {
 			v := f.viewLocked()
