@@ -16,7 +16,6 @@ type nodeState struct {
 	used  api.Resources
 	score api.Resources // non-zero requests, for ranking only
 	ports map[hostPort]bool
-	nPods int
 	// cls and free cache, while one scheduling class is placed, the owner's pod count
 	// here and freeScore, so heap comparisons do no map lookups or divisions.
 	cls  int

@@ -72,7 +72,6 @@ func (p *planner) schedule() {
 		switch {
 		case r.Desire == api.DesireRun:
 			n.used, n.score = n.used.Add(res.req), n.score.Add(res.score)
-			n.nPods++
 			if cnt, ok := owners[r.Owner]; ok {
 				if cnt == nil {
 					cnt = map[*nodeState]int{}
@@ -162,7 +161,6 @@ func (p *planner) scheduleClass(c *schedClass, count map[*nodeState]int) {
 			continue
 		}
 		placed.used, placed.score = placed.used.Add(c.res.req), placed.score.Add(c.res.score)
-		placed.nPods++
 		for _, hp := range c.res.ports {
 			if placed.ports == nil {
 				placed.ports = map[hostPort]bool{}
