@@ -29,10 +29,7 @@ spec:
 `
 
 func TestDecodeStrict(t *testing.T) {
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
+	tests := []errorCase{
 		{"valid pod", validPod, nil},
 		{"unknown field", validPod + "    colour: red\n",
 			[]string{`t.yaml:9:5: Pod/web: spec.containers[0].colour: unknown field`}},
@@ -121,18 +118,7 @@ items:
   metadata: {name: b}
 `, nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := decodeErrors(t, tt.src)
-			want := tt.want
-			if want == nil {
-				want = []string{}
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkErrorCases(t, tests)
 }
 
 func TestDecodeMultiDocumentAndList(t *testing.T) {
@@ -231,5 +217,28 @@ func TestPullPolicyFor(t *testing.T) {
 		if got := pullPolicyFor(image); string(got) != want {
 			t.Errorf("pullPolicyFor(%q) = %s, want %s", image, got, want)
 		}
+	}
+}
+
+// errorCase is one manifest and the exact errors (file:line:col included) it must get;
+// nil want means valid.
+type errorCase struct {
+	name, src string
+	want      []string
+}
+
+func checkErrorCases(t *testing.T, tests []errorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decodeErrors(t, tt.src)
+			want := tt.want
+			if want == nil {
+				want = []string{}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

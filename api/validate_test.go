@@ -29,10 +29,7 @@ func svc(spec string) string {
 }
 
 func TestValidationRules(t *testing.T) {
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
+	tests := []errorCase{
 		{"pod name", pod("Web_1", "", ""), []string{
 			`t.yaml:4:3: Pod/Web_1: metadata.name: invalid value "Web_1": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
 		{"namespace", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: Shop\nspec: {containers: [{name: web, image: nginx}]}\n", []string{
@@ -98,18 +95,7 @@ func TestValidationRules(t *testing.T) {
 		{"session affinity timeout", svc("  ports: [{port: 80}]\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 0}}\n"), []string{
 			`t.yaml:8:38: Service/web: spec.sessionAffinityConfig.clientIP.timeoutSeconds: invalid value 0: must be greater than 0 and less than or equal to 86400`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := decodeErrors(t, tt.src)
-			want := tt.want
-			if want == nil {
-				want = []string{}
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkErrorCases(t, tests)
 }
 
 func TestCrossFileRules(t *testing.T) {

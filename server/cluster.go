@@ -20,10 +20,6 @@ const clusterRetry = time.Second
 // handleJoin adds a server as a raft voter and records its addresses. Followers
 // forward to the leader. Idempotent: joining again with the same addresses is a no-op.
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	if !s.store.IsLeader() {
-		s.forwardToLeader(w, r)
-		return
-	}
 	var j api.ServerJoin
 	if !decodeBody(w, r, &j) {
 		return
@@ -68,10 +64,6 @@ func (s *Server) join(ctx context.Context, j api.ServerJoin, member bool) error 
 
 // handleLeave removes a server from raft membership.
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
-	if !s.store.IsLeader() {
-		s.forwardToLeader(w, r)
-		return
-	}
 	var j api.ServerJoin
 	if !decodeBody(w, r, &j) {
 		return

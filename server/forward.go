@@ -29,6 +29,18 @@ func (s *Server) leaderURL() (string, error) {
 	return "", fmt.Errorf("leader %s has not registered its HTTP address yet", id)
 }
 
+// onLeader runs a write handler on the leader and forwards the request there from any
+// other server, so every write endpoint behaves the same.
+func (s *Server) onLeader(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.store.IsLeader() {
+			s.forwardToLeader(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // forwardToLeader proxies the request to the leader and streams its answer back.
 func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request) {
 	if by := r.Header.Get(forwardedHeader); by != "" {

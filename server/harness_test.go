@@ -76,20 +76,25 @@ func newTestCluster(t *testing.T, o clusterOpts) []*testServer {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts.Server = srv
-		ts.ts.Config.Handler = srv.Handler()
-		ts.ts.Start()
-		t.Cleanup(ts.ts.Close)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = srv.Run(ctx)
-		}()
-		ts.stop = func() { cancel(); <-done }
-		t.Cleanup(ts.stop)
+		ts.start(t, srv)
 	}
 	return out
+}
+
+// start serves srv on the test server's listener and runs it until the test ends.
+func (ts *testServer) start(t *testing.T, srv *Server) {
+	ts.Server = srv
+	ts.ts.Config.Handler = srv.Handler()
+	ts.ts.Start()
+	t.Cleanup(ts.ts.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Run(ctx)
+	}()
+	ts.stop = func() { cancel(); <-done }
+	t.Cleanup(ts.stop)
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -30,12 +30,12 @@ func (s *Server) routes() http.Handler {
 	handle("GET "+api.PathEndpoints, authRead, s.handleEndpoints)
 	handle("GET "+api.PathLogs+"{namespace}/{pod}", authRead, s.handleLogs)
 
-	handle("POST "+api.PathNodeRegister, authCluster, s.handleRegister)
-	handle("POST "+api.PathNodeHeartbeat, authCluster, s.handleHeartbeat)
-	handle("POST "+api.PathNodeStatus, authCluster, s.handleStatusReport)
+	handle("POST "+api.PathNodeRegister, authCluster, s.onLeader(s.handleRegister))
+	handle("POST "+api.PathNodeHeartbeat, authCluster, s.onLeader(s.handleHeartbeat))
+	handle("POST "+api.PathNodeStatus, authCluster, s.onLeader(s.handleStatusReport))
 	handle("GET "+api.PathNodeView+"{name}", authCluster, s.handleNodeView)
-	handle("POST "+api.PathServerJoin, authCluster, s.handleJoin)
-	handle("POST "+api.PathServerLeave, authCluster, s.handleLeave)
+	handle("POST "+api.PathServerJoin, authCluster, s.onLeader(s.handleJoin))
+	handle("POST "+api.PathServerLeave, authCluster, s.onLeader(s.handleLeave))
 
 	// The webhook checks its own HMAC signature; it only triggers a fetch.
 	handle("POST "+api.PathGitHook, authNone, s.handleGitHook)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -41,18 +40,7 @@ func startConfigured(t *testing.T, n int, configure func(i int, urls []string, c
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts.Server = srv
-		ts.ts.Config.Handler = srv.Handler()
-		ts.ts.Start()
-		t.Cleanup(ts.ts.Close)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = srv.Run(ctx)
-		}()
-		ts.stop = func() { cancel(); <-done }
-		t.Cleanup(ts.stop)
+		ts.start(t, srv)
 	}
 	return out
 }

@@ -22,10 +22,6 @@ func (s *Server) apply(ctx context.Context, cmd raftstore.Command) (uint64, erro
 
 // handleRegister creates or updates a node; the answer is the node as stored.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
-	if !s.store.IsLeader() {
-		s.forwardToLeader(w, r)
-		return
-	}
 	var reg api.NodeRegistration
 	if !decodeBody(w, r, &reg) {
 		return
@@ -49,10 +45,6 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 
 // handleHeartbeat records a heartbeat in the leader's memory (not in raft).
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	if !s.store.IsLeader() {
-		s.forwardToLeader(w, r)
-		return
-	}
 	var hb api.Heartbeat
 	if !decodeBody(w, r, &hb) {
 		return
@@ -69,10 +61,6 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 // batches into one raft entry (statusBatcher); the store ignores reports for pods no
 // longer assigned to the reporting node (fencing).
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
-	if !s.store.IsLeader() {
-		s.forwardToLeader(w, r)
-		return
-	}
 	var reports []api.PodStatusReport
 	if !decodeBody(w, r, &reports) {
 		return

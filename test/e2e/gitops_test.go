@@ -236,22 +236,7 @@ func (k *kcluster) checkRoll(t *testing.T, before state, want map[string]int) st
 	loop := startRequestLoop([]string{hostPort(k.addr, nodePort), hostPort(fe.Spec.ClusterIP, 80)}, 20*time.Millisecond, 3*time.Minute)
 	k.edit("frontend.yaml", k.env.WebV1, k.env.WebV2)
 	sha := k.push("frontend v2")
-	var s state
-	k.eventually(2*time.Minute, "frontend rolled to v2", func(ctx context.Context) error {
-		var err error
-		if s, err = k.state(ctx); err != nil {
-			return err
-		}
-		if err := s.converged(sha, want); err != nil {
-			return err
-		}
-		for _, p := range s.running(frontendRC) {
-			if img := p.Spec.Containers[0].Image; img != k.env.WebV2 {
-				return fmt.Errorf("pod %s runs %s", p.Name, img)
-			}
-		}
-		return nil
-	})
+	s := k.waitRolled(sha, want)
 	ok, failures, versions := loop.Stop()
 	t.Logf("during the roll: %d requests answered, %d failed, versions seen %v", ok, len(failures), versions)
 	if len(failures) > 0 {
