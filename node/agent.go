@@ -22,7 +22,7 @@ type Agent struct {
 	log      *slog.Logger
 	reporter *statusBatcher
 	pods     *podManager
-	net      netSync // used only by the watch loop
+	net      *netSync
 
 	registered chan struct{} // closed after the first successful Register
 	// ignoredViews counts answers older than the applied view that were ignored.
@@ -45,7 +45,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 		registered: make(chan struct{}),
 	}
 	a.pods = newPodManager(a)
-	a.net = netSync{name: cfg.Name, address: cfg.Address, proxy: cfg.Proxy, routes: cfg.Routes, log: a.log}
+	a.net = &netSync{name: cfg.Name, address: cfg.Address, proxy: cfg.Proxy, routes: cfg.Routes, log: a.log}
 	return a, nil
 }
 
@@ -75,8 +75,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			_ = srv.Close()
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.connectLoop(ctx) }()
+	go func() { defer wg.Done(); a.net.resyncLoop(ctx, a.cfg.ResyncInterval) }()
 	go func() {
 		defer wg.Done()
 		a.reporter.run(ctx, a.cfg.StatusBatchInterval, a.cfg.ControlPlane, a.log)

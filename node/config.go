@@ -34,6 +34,10 @@ type Config struct {
 	// SyncInterval is how often a pod worker re-reads its containers' state when
 	// nothing else wakes it (the PLEG-like relist), default 1s.
 	SyncInterval time.Duration
+	// ResyncInterval is how often the agent re-asserts the service proxy's rules and the
+	// routes to other nodes against the kernel (repairing what someone changed behind
+	// its back), default 5s; kube-proxy's full resync is 30s or more.
+	ResyncInterval time.Duration
 	// RetryMax caps the backoff between failed calls to the servers, default 10s.
 	RetryMax time.Duration
 
@@ -92,6 +96,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.WatchWait, 30*time.Second)
 	def(&cfg.SyncInterval, time.Second)
 	def(&cfg.RetryMax, 10*time.Second)
+	def(&cfg.ResyncInterval, 5*time.Second)
 	def(&cfg.BackoffInitial, 10*time.Second)
 	def(&cfg.BackoffMax, 5*time.Minute)
 	def(&cfg.BackoffReset, 10*time.Minute)

@@ -23,15 +23,17 @@ type NFTables struct {
 	log  *slog.Logger
 	cidr netip.Prefix
 
-	mu          sync.Mutex
-	nsFD        int // -1 when running in the agent's own namespace
-	conn        *nftables.Conn
-	table       *nftables.Table
-	dispatchMap *nftables.Set
-	noEpSet     *nftables.Set
-	sets        map[string]*nftables.Set // affinity sets by name
-	applied     *nftState                // nil until the first successful Sync
-	closed      bool
+	mu           sync.Mutex
+	nsFD         int // -1 when running in the agent's own namespace
+	conn         *nftables.Conn
+	table        *nftables.Table
+	dispatchMap  *nftables.Set
+	noEpSet      *nftables.Set
+	sets         map[string]*nftables.Set // affinity sets by name
+	applied      *nftState                // nil until the first successful Sync
+	last         *lastInput               // the input of the last successful Sync (Resync)
+	resyncCursor int                      // where Resync's round-robin rule check goes on
+	closed       bool
 }
 
 // NewNFTables prepares the kernel data path. Nothing is installed until the first
@@ -123,6 +125,7 @@ func (p *NFTables) Sync(ctx context.Context, services []api.ServiceRecord, endpo
 		return fmt.Errorf("nftables proxy: apply %d changes: %w", n, err)
 	}
 	p.applied = want
+	p.last = &lastInput{services: services, endpoints: endpoints, nodeAddress: nodeAddress}
 	p.log.Debug("nftables synced", "servicePorts", len(ports), "changes", n)
 	return nil
 }

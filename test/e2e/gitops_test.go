@@ -66,6 +66,7 @@ func TestGitOps(t *testing.T) {
 	}{
 		{"deploy", func(t *testing.T) { s = k.deploy(t) }},
 		{"logs", func(t *testing.T) { k.checkLogs(t, s) }},
+		{"drift healed", func(t *testing.T) { k.checkDriftHealed(t, s) }},
 		{"affinity", func(t *testing.T) { s = k.checkAffinity(t, want) }},
 		{"invalid commit refused", func(t *testing.T) { s = k.checkRefused(t, s, want) }},
 		{"scale", func(t *testing.T) {
