@@ -126,6 +126,17 @@ func TestTwoNodesInNetworkNamespaces(t *testing.T) {
 		return nil
 	})
 
+	// c2) a route deleted behind the agent's back is put back by its resync (5 s).
+	if err := ip("-n", n1.NetNS, "route", "del", n2.PodCIDR); err != nil {
+		t.Fatalf("delete the route to n2's pods: %v", err)
+	}
+	c.eventually(30*time.Second, "n1's agent restores its route to n2's pods", func(ctx context.Context) error {
+		if err := hostGWRoute(n1.NetNS, n2.PodCIDR, n2.Address); err != nil {
+			return err
+		}
+		return hostnameIs(ctx, n1.NetNS, "http://"+net.JoinHostPort(p2.Status.PodIP, "8080")+"/hostname", p2.Name)
+	})
+
 	// d) the ClusterIP, from n2's host, reaches backends on both nodes.
 	svc := st.service("web")
 	clusterURL := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/hostname"
