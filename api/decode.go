@@ -24,6 +24,12 @@ func Decode(files []File) (Manifests, []FieldError) {
 		cross: newCrossCheck(),
 	}
 	for _, f := range files {
+		if ok, fe := d.sizes.file(f); !ok {
+			if fe != nil {
+				d.errs = append(d.errs, *fe)
+			}
+			continue
+		}
 		d.file(f)
 	}
 	sortObjects(&d.m)
@@ -38,6 +44,7 @@ type decoder struct {
 	errs  []FieldError
 	types map[reflect.Type]map[string]reflect.Type
 	cross *crossCheck
+	sizes revisionBudget // the revision's limits (limits.go)
 	// budget is the nodes the current file may still visit (see walker.budget).
 	budget int
 }
@@ -187,6 +194,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultPod(&p)
 		validatePod(c, &p)
+		d.sizes.checkPod(c, &p)
 		key := Key(kind, p.Namespace, p.Name)
 		d.cross.define(c, key, src)
 		d.m.Pods = append(d.m.Pods, p)
@@ -198,6 +206,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultService(&s)
 		validateService(c, &s)
+		d.sizes.checkService(c)
 		key := Key(kind, s.Namespace, s.Name)
 		d.cross.define(c, key, src)
 		d.cross.service(c, &s)
@@ -210,6 +219,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultRC(&rc)
 		validateRC(c, &rc)
+		d.sizes.checkRC(c, &rc)
 		key := Key(kind, rc.Namespace, rc.Name)
 		d.cross.define(c, key, src)
 		d.m.ReplicationControllers = append(d.m.ReplicationControllers, rc)
