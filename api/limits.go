@@ -150,3 +150,32 @@ func checkQuantities(c *checker, p *field.Path, spec *corev1.PodSpec) {
 		}
 	}
 }
+
+// QuantityMilli converts a quantity to millis, saturating at the int64 range:
+// resource.Quantity's own conversion wraps (9.9Ei CPUs gives -1,000 millicores), which
+// would make an absurd request fit any node.
+func QuantityMilli(q resource.Quantity) int64 {
+	if n, ok := clamp(q, resource.NewMilliQuantity(math.MaxInt64, resource.DecimalSI), resource.NewMilliQuantity(math.MinInt64, resource.DecimalSI)); ok {
+		return n
+	}
+	return q.MilliValue()
+}
+
+// QuantityValue is QuantityMilli in units (bytes for memory), rounded up.
+func QuantityValue(q resource.Quantity) int64 {
+	if n, ok := clamp(q, resource.NewQuantity(math.MaxInt64, resource.DecimalSI), resource.NewQuantity(math.MinInt64, resource.DecimalSI)); ok {
+		return n
+	}
+	return q.Value()
+}
+
+// clamp returns the int64 bound that q reaches or passes, if any.
+func clamp(q resource.Quantity, hi, lo *resource.Quantity) (int64, bool) {
+	switch {
+	case q.Cmp(*hi) >= 0:
+		return math.MaxInt64, true
+	case q.Cmp(*lo) <= 0:
+		return math.MinInt64, true
+	}
+	return 0, false
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestLimitErrors(t *testing.T) {
@@ -105,4 +106,27 @@ func errorStrings(errs []FieldError) []string {
 		out = append(out, e.Error())
 	}
 	return out
+}
+
+func TestQuantitySaturates(t *testing.T) {
+	for _, tt := range []struct {
+		q           string
+		milli, unit int64
+	}{
+		{"500m", 500, 1},
+		{"2", 2000, 2},
+		{"1Pi", 1 << 50 * 1000, 1 << 50},
+		{"9.9Ei", math.MaxInt64, math.MaxInt64},
+		{"1e30", math.MaxInt64, math.MaxInt64},
+		{"-1e30", math.MinInt64, math.MinInt64},
+		{"9.3e15", math.MaxInt64, 9.3e15},
+	} {
+		q := resource.MustParse(tt.q)
+		if got := QuantityMilli(q); got != tt.milli {
+			t.Errorf("QuantityMilli(%s) = %d, want %d", tt.q, got, tt.milli)
+		}
+		if got := QuantityValue(q); got != tt.unit {
+			t.Errorf("QuantityValue(%s) = %d, want %d", tt.q, got, tt.unit)
+		}
+	}
 }
