@@ -48,10 +48,10 @@ func New(cfg Config) (*Source, error) {
 	}
 	s := &Source{
 		cfg:     cfg,
-		log:     cfg.Logger.With("component", "gitsource", "url", redact(cfg.URL), "branch", cfg.Branch),
+		log:     cfg.Logger.With("component", "gitsource", "url", api.RedactURLs(cfg.URL), "branch", cfg.Branch),
 		trigger: make(chan struct{}, 1),
 		status: api.SourceStatus{
-			URL:     redact(cfg.URL),
+			URL:     api.RedactURLs(cfg.URL),
 			Branch:  cfg.Branch,
 			Path:    cfg.Path,
 			Message: "not checked yet",
@@ -248,9 +248,10 @@ func (s *Source) setStatus(head string, err error) (changed bool) {
 	defer s.mu.Unlock()
 	s.status.CheckedAt = time.Now()
 	if err != nil {
-		changed = s.status.Healthy || s.status.Message != err.Error()
+		msg := api.RedactURLs(err.Error())
+		changed = s.status.Healthy || s.status.Message != msg
 		s.status.Healthy = false
-		s.status.Message = err.Error()
+		s.status.Message = msg
 		return changed
 	}
 	changed = !s.status.Healthy
