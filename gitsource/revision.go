@@ -99,6 +99,8 @@ func (r reader) files(c *object.Commit) ([]api.File, []api.FieldError, error) {
 type walk struct {
 	files    []api.File
 	problems []api.FieldError
+	bytes    int64 // read so far, against api.MaxRevisionBytes
+	full     bool  // the revision's size limit was passed: read no more
 }
 
 // tree visits one tree. Entries whose name starts with a dot (.github/, .gitlab-ci.yml,
@@ -148,6 +150,14 @@ func (w *walk) blob(objects storer.EncodedObjectStorer, h plumbing.Hash, p strin
 	}
 	if size > MaxManifestSize {
 		w.refuse(p, fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a manifest", size, MaxManifestSize))
+		return nil
+	}
+	if w.full {
+		return nil
+	}
+	if w.bytes += size; w.bytes > api.MaxRevisionBytes {
+		w.full = true
+		w.problems = append(w.problems, api.RevisionTooLarge(p))
 		return nil
 	}
 	b, err := object.GetBlob(objects, h)
