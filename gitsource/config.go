@@ -55,6 +55,17 @@ type Config struct {
 	// branch head must carry a valid signature by one of its keys, or the revision is
 	// refused (fail closed).
 	TrustedKeyring string
+	// AllowedSignersFile lists the trusted SSH signing keys, in the format of git's
+	// gpg.ssh.allowedSignersFile ("principals [options] key"). When set (or
+	// TrustedKeyring is), heads must carry a trusted signature.
+	AllowedSignersFile string
+	// AllowRollback lets a signed branch move to a head that does not descend from the
+	// last applied commit. Without it, when signatures are required, such a head (a
+	// force-push back to an old signed commit) is refused.
+	AllowRollback bool
+	// Applied returns the commit the cluster last applied ("" for none); nil means the
+	// last valid revision this Source delivered.
+	Applied func() string
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }

@@ -27,7 +27,7 @@ const MaxManifestSize = 4 << 20
 type reader struct {
 	objects storer.EncodedObjectStorer
 	path    string // manifests directory inside the repository, "" for the root
-	keyring string // armored trusted keyring; "" means no signature policy
+	trust   trustPolicy
 }
 
 // revision reads the commit at hash. Problems with the content (invalid manifests,
@@ -48,9 +48,9 @@ func (r reader) revision(hash plumbing.Hash) (api.Revision, error) {
 	if len(c.ParentHashes) > 0 {
 		rev.Parent = c.ParentHashes[0].String()
 	}
-	if r.keyring != "" {
+	if r.trust.required() {
 		// Fail closed: content of an untrusted commit is not even decoded.
-		if fe := verifySignature(c, r.keyring); fe != nil {
+		if fe := r.trust.verify(c); fe != nil {
 			rev.Errors = []api.FieldError{*fe}
 			return rev, nil
 		}

@@ -127,6 +127,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	rcfg := reconciler.DefaultConfig()
 	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout
 	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
+	var srv *server.Server // set below; the Git source asks it for the applied commit
 	deps := server.Deps{
 		Logger:  log,
 		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
@@ -137,7 +138,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 			WorkDir: filepath.Join(f.dataDir, "git"), TrustedKeyring: f.trustedKeyring,
 			Logger: log,
 		}
-		f.git.apply(&gcfg)
+		f.git.apply(&gcfg, &srv)
 		deps.NewSource = func() (server.Source, error) {
 			src, err := gitsource.New(gcfg)
 			if err != nil {
@@ -154,9 +155,10 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	} else {
 		log.Warn("no --repo: the cluster has no desired state until one is configured")
 	}
-	srv, err := server.New(cfg, deps)
+	s, err := server.New(cfg, deps)
 	if err != nil {
 		return err
 	}
+	srv = s
 	return srv.Run(ctx)
 }
