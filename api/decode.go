@@ -17,11 +17,14 @@ import (
 // could be decoded, even when other problems were found (so `keelson plan` can still
 // show something); each list is sorted by namespace/name. Errors are sorted by file,
 // line and column.
-func Decode(files []File) (Manifests, []FieldError) {
+func Decode(files []File) (Manifests, []FieldError) { return decodeLimited(files, revisionLimits) }
+
+func decodeLimited(files []File, limits limits) (Manifests, []FieldError) {
 	d := &decoder{
 		m:     Manifests{Sources: map[string]Source{}},
 		types: map[reflect.Type]map[string]reflect.Type{},
 		cross: newCrossCheck(),
+		sizes: revisionBudget{limits: limits},
 	}
 	for _, f := range files {
 		if ok, fe := d.sizes.file(f); !ok {

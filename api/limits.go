@@ -51,13 +51,25 @@ func AddSaturating(a, b int64) int64 {
 
 // RevisionTooLarge is the error for the file at which a revision's manifests pass
 // MaxRevisionBytes; readers of Git trees use it too, so that they stop reading there.
-func RevisionTooLarge(file string) FieldError {
-	return FieldError{Pos: Position{File: file}, Message: fmt.Sprintf("the revision's manifest files exceed the %d bytes limit for a revision; this file and the ones after it are not read", MaxRevisionBytes)}
+func RevisionTooLarge(file string) FieldError { return revisionTooLarge(file, MaxRevisionBytes) }
+
+func revisionTooLarge(file string, limit int64) FieldError {
+	return FieldError{Pos: Position{File: file}, Message: fmt.Sprintf("the revision's manifest files exceed the %d bytes limit for a revision; this file and the ones after it are not read", limit)}
 }
+
+// limits are the caps a revisionBudget enforces (tests use small ones).
+type limits struct {
+	maxBytes             int64
+	maxObjects           int
+	maxPods, maxReplicas int64
+}
+
+var revisionLimits = limits{maxBytes: MaxRevisionBytes, maxObjects: MaxRevisionObjects, maxPods: MaxPodsPerRevision, maxReplicas: MaxReplicasPerRC}
 
 // revisionBudget counts what a revision declares as it is decoded, reporting the
 // object at which a limit is passed.
 type revisionBudget struct {
+	limits
 	bytes    int64
 	overSize bool
 	objects  int
@@ -70,9 +82,9 @@ func (b *revisionBudget) file(f File) (bool, *FieldError) {
 		return false, nil
 	}
 	b.bytes += int64(len(f.Data))
-	if b.bytes > MaxRevisionBytes {
+	if b.bytes > b.maxBytes {
 		b.overSize = true
-		fe := RevisionTooLarge(f.Path)
+		fe := revisionTooLarge(f.Path, b.maxBytes)
 		return false, &fe
 	}
 	return true, nil
@@ -82,13 +94,13 @@ func (b *revisionBudget) file(f File) (bool, *FieldError) {
 // them).
 func (b *revisionBudget) object(c *checker, pods int64, p *field.Path) {
 	b.objects++
-	if b.objects == MaxRevisionObjects+1 {
-		c.errorf(field.NewPath("metadata", "name"), "the revision has more than %d objects, the limit for a revision", MaxRevisionObjects)
+	if b.objects == b.maxObjects+1 {
+		c.errorf(field.NewPath("metadata", "name"), "the revision has more than %d objects, the limit for a revision", b.maxObjects)
 	}
 	before := b.pods
 	b.pods += pods
-	if before <= MaxPodsPerRevision && b.pods > MaxPodsPerRevision {
-		c.errorf(p, "the revision declares more than %d pods (bare Pods plus replicas), the limit for a revision", MaxPodsPerRevision)
+	if before <= b.maxPods && b.pods > b.maxPods {
+		c.errorf(p, "the revision declares more than %d pods (bare Pods plus replicas), the limit for a revision", b.maxPods)
 	}
 }
 
@@ -106,9 +118,9 @@ func (b *revisionBudget) checkRC(c *checker, rc *corev1.ReplicationController) {
 		replicas = max(int64(*rc.Spec.Replicas), 0)
 	}
 	p := field.NewPath("spec", "replicas")
-	if replicas > MaxReplicasPerRC {
-		c.errorf(p, "invalid value %d: must be at most %d, the limit for one ReplicationController", replicas, MaxReplicasPerRC)
-		replicas = MaxReplicasPerRC
+	if replicas > b.maxReplicas {
+		c.errorf(p, "invalid value %d: must be at most %d, the limit for one ReplicationController", replicas, b.maxReplicas)
+		replicas = b.maxReplicas
 	}
 	if rc.Spec.Template != nil {
 		checkQuantities(c, field.NewPath("spec", "template", "spec"), &rc.Spec.Template.Spec)

@@ -49,34 +49,43 @@ func TestPodsPerRevision(t *testing.T) {
 }
 
 func TestObjectsPerRevision(t *testing.T) {
-	// Three files of 7,000 Services (a file holds at most 10,000 documents): the
-	// 20,001st object, the 6,001st of the last file, is the one reported.
+	// With a cap of 5 objects, the sixth (in file order) is the one reported.
 	var files []File
-	for f := range 3 {
+	for f := range 2 {
 		var b strings.Builder
-		for i := range 7000 {
+		for i := range 3 {
 			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Service\nmetadata: {name: s%d-%d}\nspec: {ports: [{port: 80}]}\n", f, i)
 		}
 		files = append(files, File{Path: fmt.Sprintf("svc%d.yaml", f), Data: []byte(b.String())})
 	}
-	_, errs := Decode(files)
-	want := []string{fmt.Sprintf(`svc2.yaml:%d:12: Service/s2-6000: metadata.name: the revision has more than %d objects, the limit for a revision`, 6000*5+4, MaxRevisionObjects)}
+	small := revisionLimits
+	small.maxObjects = 5
+	_, errs := decodeLimited(files, small)
+	want := []string{`svc1.yaml:14:12: Service/s1-2: metadata.name: the revision has more than 5 objects, the limit for a revision`}
 	if diff := cmp.Diff(want, errorStrings(errs)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if _, errs := decodeLimited(files[:1], small); len(errs) != 0 {
+		t.Errorf("3 objects under a cap of 5: %v", errs)
 	}
 }
 
 func TestRevisionBytes(t *testing.T) {
-	// Nine 4 MiB files pass 32 MiB at the ninth; it and the ones after are not decoded
-	// (the tenth is invalid YAML and must not be reported).
-	big := []byte("# " + strings.Repeat("x", MaxFileSize-3) + "\n")
+	// The default limit: nine files over the per-file limit (refused without being
+	// parsed) pass 32 MiB at the eighth; it and the ones after it are not decoded (the
+	// last is invalid YAML and must not be reported).
+	big := []byte(strings.Repeat("x", MaxFileSize+1))
 	var files []File
+	var want []string
 	for i := range 9 {
 		files = append(files, File{Path: fmt.Sprintf("f%d.yaml", i), Data: big})
+		if i < 7 {
+			want = append(want, fmt.Sprintf("f%d.yaml: file is %d bytes, larger than the %d bytes limit", i, MaxFileSize+1, MaxFileSize))
+		}
 	}
 	files = append(files, File{Path: "g.yaml", Data: []byte("{")})
+	want = append(want, fmt.Sprintf("f7.yaml: the revision's manifest files exceed the %d bytes limit for a revision; this file and the ones after it are not read", MaxRevisionBytes))
 	_, errs := Decode(files)
-	want := []string{fmt.Sprintf("f8.yaml: the revision's manifest files exceed the %d bytes limit for a revision; this file and the ones after it are not read", MaxRevisionBytes)}
 	if diff := cmp.Diff(want, errorStrings(errs)); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
