@@ -87,7 +87,7 @@ func (r reader) files(c *object.Commit) ([]api.File, []api.FieldError, error) {
 		}
 		root = sub
 	}
-	var w walk
+	w := walk{limit: api.MaxRevisionBytes}
 	if err := w.tree(r.objects, root, ""); err != nil {
 		return nil, nil, err
 	}
@@ -99,8 +99,9 @@ func (r reader) files(c *object.Commit) ([]api.File, []api.FieldError, error) {
 type walk struct {
 	files    []api.File
 	problems []api.FieldError
-	bytes    int64 // read so far, against api.MaxRevisionBytes
-	full     bool  // the revision's size limit was passed: read no more
+	bytes    int64 // read so far
+	limit    int64 // of bytes read: api.MaxRevisionBytes (tests use less)
+	full     bool  // the limit was passed: read no more
 }
 
 // tree visits one tree. Entries whose name starts with a dot (.github/, .gitlab-ci.yml,
@@ -155,7 +156,7 @@ func (w *walk) blob(objects storer.EncodedObjectStorer, h plumbing.Hash, p strin
 	if w.full {
 		return nil
 	}
-	if w.bytes += size; w.bytes > api.MaxRevisionBytes {
+	if w.bytes += size; w.bytes > w.limit {
 		w.full = true
 		w.problems = append(w.problems, api.RevisionTooLarge(p))
 		return nil
