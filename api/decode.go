@@ -17,14 +17,14 @@ import (
 // could be decoded, even when other problems were found (so `keelson plan` can still
 // show something); each list is sorted by namespace/name. Errors are sorted by file,
 // line and column.
-func Decode(files []File) (Manifests, []FieldError) { return decodeLimited(files, revisionLimits) }
+func Decode(files []File) (Manifests, []FieldError) { return decodeLimited(files, defaultCaps) }
 
-func decodeLimited(files []File, limits limits) (Manifests, []FieldError) {
+func decodeLimited(files []File, caps revisionCaps) (Manifests, []FieldError) {
 	d := &decoder{
 		m:     Manifests{Sources: map[string]Source{}},
 		types: map[reflect.Type]map[string]reflect.Type{},
 		cross: newCrossCheck(),
-		sizes: revisionBudget{limits: limits},
+		sizes: revisionBudget{revisionCaps: caps},
 	}
 	for _, f := range files {
 		if ok, fe := d.sizes.file(f); !ok {

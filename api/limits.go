@@ -57,19 +57,19 @@ func revisionTooLarge(file string, limit int64) FieldError {
 	return FieldError{Pos: Position{File: file}, Message: fmt.Sprintf("the revision's manifest files exceed the %d bytes limit for a revision; this file and the ones after it are not read", limit)}
 }
 
-// limits are the caps a revisionBudget enforces (tests use small ones).
-type limits struct {
+// revisionCaps are the caps a revisionBudget enforces (tests use small ones).
+type revisionCaps struct {
 	maxBytes             int64
 	maxObjects           int
 	maxPods, maxReplicas int64
 }
 
-var revisionLimits = limits{maxBytes: MaxRevisionBytes, maxObjects: MaxRevisionObjects, maxPods: MaxPodsPerRevision, maxReplicas: MaxReplicasPerRC}
+var defaultCaps = revisionCaps{maxBytes: MaxRevisionBytes, maxObjects: MaxRevisionObjects, maxPods: MaxPodsPerRevision, maxReplicas: MaxReplicasPerRC}
 
 // revisionBudget counts what a revision declares as it is decoded, reporting the
 // object at which a limit is passed.
 type revisionBudget struct {
-	limits
+	revisionCaps
 	bytes    int64
 	overSize bool
 	objects  int

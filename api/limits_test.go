@@ -58,7 +58,7 @@ func TestObjectsPerRevision(t *testing.T) {
 		}
 		files = append(files, File{Path: fmt.Sprintf("svc%d.yaml", f), Data: []byte(b.String())})
 	}
-	small := revisionLimits
+	small := defaultCaps
 	small.maxObjects = 5
 	_, errs := decodeLimited(files, small)
 	want := []string{`svc1.yaml:14:12: Service/s1-2: metadata.name: the revision has more than 5 objects, the limit for a revision`}
