@@ -53,9 +53,13 @@ func (l *blockingLimiter) acquire(client string) (release func(), err error) {
 	}, nil
 }
 
-// clientOf names the client a request counts against: its remote IP. (Agents on one
-// host share a budget; a per-certificate key would tell them apart.)
+// clientOf names the client a request counts against: the subject of its TLS client
+// certificate when it has one (each node has its own), else its remote IP (agents
+// behind one address then share a budget).
 func clientOf(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return "certificate " + r.TLS.PeerCertificates[0].Subject.CommonName
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -1,7 +1,11 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +63,18 @@ func TestBlockingQueriesPerClientCap(t *testing.T) {
 	}
 	if r := do(t, "GET", l.url+api.PathNodes+"?index="+r.index+"&wait=10ms", "", ""); r.code != http.StatusOK {
 		t.Fatalf("blocking query after release: %d %s", r.code, r.body)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	r := httptest.NewRequest("GET", "/v1/nodes", nil)
+	r.RemoteAddr = "192.0.2.7:40001"
+	if got := clientOf(r); got != "192.0.2.7" {
+		t.Errorf("plain request: client %q", got)
+	}
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{{Subject: pkix.Name{CommonName: "node-a"}}}}
+	if got := clientOf(r); got != "certificate node-a" {
+		t.Errorf("request with a client certificate: client %q", got)
 	}
 }
 
