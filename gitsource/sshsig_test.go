@@ -1,6 +1,7 @@
 package gitsource
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,4 +144,17 @@ func TestAllowedSignersFile(t *testing.T) {
 			t.Errorf("%q: %v, want an error containing %q", tc.content, err, tc.want)
 		}
 	}
+}
+
+// FuzzVerifySSHSignature: hostile signature blobs never panic and never verify.
+func FuzzVerifySSHSignature(f *testing.F) {
+	f.Add([]byte("SSHSIG\x00\x00\x00\x01"))
+	f.Add([]byte{})
+	f.Add([]byte("SSHSIG\x00\x00\x00\x01\x00\x00\x00\x33\x00\x00\x00\x0bssh-ed25519"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		armored := sshsigArmorStart + "\n" + base64.StdEncoding.EncodeToString(raw) + "\n" + sshsigArmorEnd
+		if key, err := verifySSHSignature(armored, []byte("message")); err == nil {
+			t.Fatalf("a fuzzed signature verified with key %v", key)
+		}
+	})
 }
