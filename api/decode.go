@@ -17,13 +17,22 @@ import (
 // could be decoded, even when other problems were found (so `keelson plan` can still
 // show something); each list is sorted by namespace/name. Errors are sorted by file,
 // line and column.
-func Decode(files []File) (Manifests, []FieldError) {
+func Decode(files []File) (Manifests, []FieldError) { return decodeLimited(files, defaultCaps) }
+
+func decodeLimited(files []File, caps revisionCaps) (Manifests, []FieldError) {
 	d := &decoder{
 		m:     Manifests{Sources: map[string]Source{}},
 		types: map[reflect.Type]map[string]reflect.Type{},
 		cross: newCrossCheck(),
+		sizes: revisionBudget{revisionCaps: caps},
 	}
 	for _, f := range files {
+		if ok, fe := d.sizes.file(f); !ok {
+			if fe != nil {
+				d.errs = append(d.errs, *fe)
+			}
+			continue
+		}
 		d.file(f)
 	}
 	sortObjects(&d.m)
@@ -38,6 +47,7 @@ type decoder struct {
 	errs  []FieldError
 	types map[reflect.Type]map[string]reflect.Type
 	cross *crossCheck
+	sizes revisionBudget // the revision's limits (limits.go)
 	// budget is the nodes the current file may still visit (see walker.budget).
 	budget int
 }
@@ -187,6 +197,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultPod(&p)
 		validatePod(c, &p)
+		d.sizes.checkPod(c, &p)
 		key := Key(kind, p.Namespace, p.Name)
 		d.cross.define(c, key, src)
 		d.m.Pods = append(d.m.Pods, p)
@@ -198,6 +209,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultService(&s)
 		validateService(c, &s)
+		d.sizes.checkService(c)
 		key := Key(kind, s.Namespace, s.Name)
 		d.cross.define(c, key, src)
 		d.cross.service(c, &s)
@@ -210,6 +222,7 @@ func (d *decoder) typed(kind string, value any, c *checker) error {
 		}
 		defaultRC(&rc)
 		validateRC(c, &rc)
+		d.sizes.checkRC(c, &rc)
 		key := Key(kind, rc.Namespace, rc.Name)
 		d.cross.define(c, key, src)
 		d.m.ReplicationControllers = append(d.m.ReplicationControllers, rc)

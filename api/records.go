@@ -19,7 +19,7 @@ type Resources struct {
 
 // Add returns r + o.
 func (r Resources) Add(o Resources) Resources {
-	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, MemoryBytes: r.MemoryBytes + o.MemoryBytes}
+	return Resources{MilliCPU: AddSaturating(r.MilliCPU, o.MilliCPU), MemoryBytes: AddSaturating(r.MemoryBytes, o.MemoryBytes)}
 }
 
 // Sub returns r - o.

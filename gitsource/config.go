@@ -3,12 +3,13 @@ package gitsource
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/keelson/keelson/api"
 )
 
 // Defaults for the fields of Config left zero.
@@ -37,19 +38,34 @@ type Config struct {
 	PollInterval time.Duration
 	// WorkDir holds the bare clones of remote repositories; required for remotes.
 	WorkDir string
-	// SSHKeyFile is a private key (unencrypted PEM/OpenSSH) for ssh:// remotes.
+	// CredentialsFile holds the credentials of an https remote on its first line:
+	// "user:password", or a token alone (sent as basic auth "x-access-token":token,
+	// which GitHub, Gitea and GitLab accept). Never sent over plain http.
+	CredentialsFile string
+	// CAFile is a PEM bundle of extra CAs trusted for an https remote (a Git server
+	// with a private CA); the system roots are trusted as well.
+	CAFile string
+	// SSHKeyFile is a private key (unencrypted PEM/OpenSSH) for ssh remotes.
 	SSHKeyFile string
 	// KnownHostsFile verifies the ssh server's host key. Host keys are never ignored:
 	// when empty, the usual known_hosts files ($SSH_KNOWN_HOSTS, ~/.ssh/known_hosts)
 	// are used.
 	KnownHostsFile string
-	// Token authenticates https remotes (basic auth "x-access-token":token, which
-	// GitHub, Gitea and GitLab all accept).
-	Token string
 	// TrustedKeyring is the path of an armored OpenPGP public keyring. When set, the
 	// branch head must carry a valid signature by one of its keys, or the revision is
 	// refused (fail closed).
 	TrustedKeyring string
+	// AllowedSignersFile lists the trusted SSH signing keys, in the format of git's
+	// gpg.ssh.allowedSignersFile ("principals [options] key"). When set (or
+	// TrustedKeyring is), heads must carry a trusted signature.
+	AllowedSignersFile string
+	// AllowRollback lets a signed branch move to a head that does not descend from the
+	// last applied commit. Without it, when signatures are required, such a head (a
+	// force-push back to an old signed commit) is refused.
+	AllowRollback bool
+	// Applied returns the commit the cluster last applied ("" for none); nil means the
+	// last valid revision this Source delivered.
+	Applied func() string
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -103,7 +119,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.URL = abs
 	}
 	if remote && c.WorkDir == "" {
-		return c, fmt.Errorf("gitsource: WorkDir is required to clone remote %s", redact(c.URL))
+		return c, fmt.Errorf("gitsource: WorkDir is required to clone remote %s", api.RedactURLs(c.URL))
 	}
 	return c, nil
 }
@@ -115,14 +131,4 @@ func cleanPath(p string) string {
 		return ""
 	}
 	return p
-}
-
-// redact hides a password or token embedded in a URL before it is logged or shown in
-// status.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

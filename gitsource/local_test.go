@@ -278,11 +278,11 @@ func TestReadAnyRevision(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"no url":            {},
-		"remote no workdir": {URL: "https://example.com/r.git"},
-		"path escapes":      {URL: "/tmp/x", Path: "../etc"},
-		"missing keyring":   {URL: "/tmp/x", TrustedKeyring: "/nonexistent/keys.asc"},
-		"token over http":   {URL: "http://example.com/r.git", WorkDir: "/tmp", Token: "t"},
+		"no url":                {},
+		"remote no workdir":     {URL: "https://example.com/r.git"},
+		"path escapes":          {URL: "/tmp/x", Path: "../etc"},
+		"missing keyring":       {URL: "/tmp/x", TrustedKeyring: "/nonexistent/keys.asc"},
+		"credentials over http": {URL: "http://example.com/r.git", WorkDir: "/tmp", CredentialsFile: "/dev/null"},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)

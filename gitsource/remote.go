@@ -15,8 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/keelson/keelson/api"
 )
 
 // ErrBranchNotFound says the repository has no such branch (deleted, or never pushed).
@@ -33,14 +33,14 @@ type remote struct {
 	url    string
 	dir    string
 	branch string
-	auth   transport.AuthMethod
+	creds  credentials
 	log    *slog.Logger
 
 	mu sync.Mutex
 }
 
 func newRemote(cfg Config, log *slog.Logger) (*remote, error) {
-	auth, err := authFor(cfg)
+	creds, err := newCredentials(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -49,57 +49,9 @@ func newRemote(cfg Config, log *slog.Logger) (*remote, error) {
 		url:    cfg.URL,
 		dir:    filepath.Join(cfg.WorkDir, hex.EncodeToString(sum[:8])+".git"),
 		branch: cfg.Branch,
-		auth:   auth,
+		creds:  creds,
 		log:    log,
 	}, nil
-}
-
-// authFor builds the transport credentials. A token is never sent over plain http.
-func authFor(cfg Config) (transport.AuthMethod, error) {
-	ep, err := transport.NewEndpoint(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("gitsource: url %s: %w", redact(cfg.URL), err)
-	}
-	switch ep.Protocol {
-	case "https":
-		if cfg.Token != "" {
-			return &githttp.BasicAuth{Username: "x-access-token", Password: cfg.Token}, nil
-		}
-	case "http":
-		if cfg.Token != "" {
-			return nil, fmt.Errorf("gitsource: refusing to send a token over plain http to %s", redact(cfg.URL))
-		}
-	case "ssh":
-		user := ep.User
-		if user == "" {
-			user = "git"
-		}
-		var hostKeys gitssh.HostKeyCallbackHelper
-		if cfg.KnownHostsFile != "" {
-			cb, err := gitssh.NewKnownHostsCallback(cfg.KnownHostsFile)
-			if err != nil {
-				return nil, fmt.Errorf("gitsource: known hosts %s: %w", cfg.KnownHostsFile, err)
-			}
-			hostKeys.HostKeyCallback = cb
-		}
-		if cfg.SSHKeyFile != "" {
-			keys, err := gitssh.NewPublicKeysFromFile(user, cfg.SSHKeyFile, "")
-			if err != nil {
-				return nil, fmt.Errorf("gitsource: ssh key %s: %w", cfg.SSHKeyFile, err)
-			}
-			keys.HostKeyCallbackHelper = hostKeys
-			return keys, nil
-		}
-		if cfg.KnownHostsFile != "" {
-			agent, err := gitssh.NewSSHAgentAuth(user)
-			if err != nil {
-				return nil, fmt.Errorf("gitsource: ssh agent: %w", err)
-			}
-			agent.HostKeyCallbackHelper = hostKeys
-			return agent, nil
-		}
-	}
-	return nil, nil
 }
 
 // open opens the clone, creating an empty one (init + origin) when there is none, and
@@ -164,10 +116,17 @@ var allSpec = fetchSpec{
 
 // fetch updates the clone. The branch missing on the remote is ErrBranchNotFound.
 func (r *remote) fetch(ctx context.Context, repo *git.Repository, spec fetchSpec) error {
-	err := repo.FetchContext(ctx, &git.FetchOptions{
+	// Credentials are read again for every fetch, so a rotated token or key file is
+	// used without a restart.
+	auth, err := r.creds.auth()
+	if err != nil {
+		return err
+	}
+	err = repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RefSpecs:   spec.refs,
-		Auth:       r.auth,
+		Auth:       auth,
+		CABundle:   r.creds.caBundle,
 		Tags:       git.NoTags,
 		Force:      true,
 		Prune:      spec.prune,
@@ -180,7 +139,7 @@ func (r *remote) fetch(ctx context.Context, repo *git.Repository, spec fetchSpec
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return fmt.Errorf("%w on the remote: %s (the remote has no branches)", ErrBranchNotFound, r.branch)
 	default:
-		return fmt.Errorf("fetch %s: %w", redact(r.url), err)
+		return fmt.Errorf("fetch %s: %w", api.RedactURLs(r.url), redactedError{err})
 	}
 }
 

@@ -27,7 +27,7 @@ const MaxManifestSize = 4 << 20
 type reader struct {
 	objects storer.EncodedObjectStorer
 	path    string // manifests directory inside the repository, "" for the root
-	keyring string // armored trusted keyring; "" means no signature policy
+	trust   trustPolicy
 }
 
 // revision reads the commit at hash. Problems with the content (invalid manifests,
@@ -48,9 +48,9 @@ func (r reader) revision(hash plumbing.Hash) (api.Revision, error) {
 	if len(c.ParentHashes) > 0 {
 		rev.Parent = c.ParentHashes[0].String()
 	}
-	if r.keyring != "" {
+	if r.trust.required() {
 		// Fail closed: content of an untrusted commit is not even decoded.
-		if fe := verifySignature(c, r.keyring); fe != nil {
+		if fe := r.trust.verify(c); fe != nil {
 			rev.Errors = []api.FieldError{*fe}
 			return rev, nil
 		}
@@ -87,7 +87,7 @@ func (r reader) files(c *object.Commit) ([]api.File, []api.FieldError, error) {
 		}
 		root = sub
 	}
-	var w walk
+	w := walk{limit: api.MaxRevisionBytes}
 	if err := w.tree(r.objects, root, ""); err != nil {
 		return nil, nil, err
 	}
@@ -99,6 +99,9 @@ func (r reader) files(c *object.Commit) ([]api.File, []api.FieldError, error) {
 type walk struct {
 	files    []api.File
 	problems []api.FieldError
+	bytes    int64 // read so far
+	limit    int64 // of bytes read: api.MaxRevisionBytes (tests use less)
+	full     bool  // the limit was passed: read no more
 }
 
 // tree visits one tree. Entries whose name starts with a dot (.github/, .gitlab-ci.yml,
@@ -148,6 +151,14 @@ func (w *walk) blob(objects storer.EncodedObjectStorer, h plumbing.Hash, p strin
 	}
 	if size > MaxManifestSize {
 		w.refuse(p, fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a manifest", size, MaxManifestSize))
+		return nil
+	}
+	if w.full {
+		return nil
+	}
+	if w.bytes += size; w.bytes > w.limit {
+		w.full = true
+		w.problems = append(w.problems, api.RevisionTooLarge(p))
 		return nil
 	}
 	b, err := object.GetBlob(objects, h)

@@ -27,16 +27,17 @@ import (
 
 // Source is one watched branch. Its methods are safe for concurrent use.
 type Source struct {
-	cfg     Config
-	log     *slog.Logger
-	keyring string  // armored trusted keys; "" when no signature policy
-	remote  *remote // nil for a local repository
+	cfg    Config
+	log    *slog.Logger
+	trust  trustPolicy
+	remote *remote // nil for a local repository
 
 	trigger chan struct{} // size 1: Trigger coalesces
 	running atomic.Bool
 
-	mu     sync.Mutex
-	status api.SourceStatus
+	mu        sync.Mutex
+	status    api.SourceStatus
+	delivered string // last valid commit delivered (rollback.go)
 }
 
 // New checks the configuration (and loads the trusted keyring) without touching the
@@ -48,19 +49,17 @@ func New(cfg Config) (*Source, error) {
 	}
 	s := &Source{
 		cfg:     cfg,
-		log:     cfg.Logger.With("component", "gitsource", "url", redact(cfg.URL), "branch", cfg.Branch),
+		log:     cfg.Logger.With("component", "gitsource", "url", api.RedactURLs(cfg.URL), "branch", cfg.Branch),
 		trigger: make(chan struct{}, 1),
 		status: api.SourceStatus{
-			URL:     redact(cfg.URL),
+			URL:     api.RedactURLs(cfg.URL),
 			Branch:  cfg.Branch,
 			Path:    cfg.Path,
 			Message: "not checked yet",
 		},
 	}
-	if cfg.TrustedKeyring != "" {
-		if s.keyring, err = loadKeyring(cfg.TrustedKeyring); err != nil {
-			return nil, fmt.Errorf("gitsource: %w", err)
-		}
+	if s.trust, err = loadTrust(cfg); err != nil {
+		return nil, fmt.Errorf("gitsource: %w", err)
 	}
 	if isRemote(cfg.URL) {
 		if s.remote, err = newRemote(cfg, s.log); err != nil {
@@ -192,6 +191,11 @@ func (s *Source) check(ctx context.Context, last plumbing.Hash) (api.Revision, b
 			return nil
 		}
 		rev, err = s.reader(repo).revision(head)
+		if err == nil && rev.Valid() && s.trust.required() && !s.cfg.AllowRollback {
+			if fe := checkDescent(repo.Storer, head, s.appliedCommit()); fe != nil {
+				rev.Objects, rev.Errors = api.Manifests{}, []api.FieldError{*fe}
+			}
+		}
 		read = err == nil
 		return err
 	})
@@ -211,6 +215,7 @@ func (s *Source) check(ctx context.Context, last plumbing.Hash) (api.Revision, b
 		return api.Revision{}, false
 	}
 	s.log.Info("new revision", "commit", rev.Commit, "valid", rev.Valid(), "errors", len(rev.Errors))
+	s.noteDelivered(rev)
 	return rev, true
 }
 
@@ -238,7 +243,7 @@ func (s *Source) withRepo(ctx context.Context, branchOnly bool, fn func(*git.Rep
 const fetchTimeout = 2 * time.Minute
 
 func (s *Source) reader(repo *git.Repository) reader {
-	return reader{objects: repo.Storer, path: s.cfg.Path, keyring: s.keyring}
+	return reader{objects: repo.Storer, path: s.cfg.Path, trust: s.trust}
 }
 
 // setStatus records the outcome of a check and reports whether the condition
@@ -248,9 +253,10 @@ func (s *Source) setStatus(head string, err error) (changed bool) {
 	defer s.mu.Unlock()
 	s.status.CheckedAt = time.Now()
 	if err != nil {
-		changed = s.status.Healthy || s.status.Message != err.Error()
+		msg := api.RedactURLs(err.Error())
+		changed = s.status.Healthy || s.status.Message != msg
 		s.status.Healthy = false
-		s.status.Message = err.Error()
+		s.status.Message = msg
 		return changed
 	}
 	changed = !s.status.Healthy

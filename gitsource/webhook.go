@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// MaxWebhookBody bounds what is read of a webhook request. GitHub caps payloads at
-// 25 MB, but the body is only a trigger; a push payload that large would mean
-// thousands of commits, and the signature cannot be checked without reading it all.
-const MaxWebhookBody = 10 << 20
+// MaxWebhookBody bounds what is read of a webhook request before its signature is
+// checked: anyone who can reach the server can send one, so it must cost little.
+// The body is only a trigger (the commit is always fetched); a bigger push payload
+// (hundreds of commits) is refused with 413 and the change is found by the next poll.
+const MaxWebhookBody = 1 << 20
 
 // WebhookHandler returns the handler of POST /v1/hooks/git. It authenticates the
 // request and calls trigger; the payload is never trusted for anything else (the
@@ -36,6 +37,11 @@ func WebhookHandler(secret []byte, trigger func(), logger *slog.Logger) http.Han
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.ContentLength > MaxWebhookBody {
+			// Refused before reading anything.
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))

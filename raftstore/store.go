@@ -96,6 +96,8 @@ type Store struct {
 	leaderChanged chan struct{} // closed and replaced on every leadership change
 	closeOnce     sync.Once
 	closeErr      error
+
+	ready readiness // consistent reads without a log write (readindex.go)
 }
 
 // Open starts (or restarts from DataDir) a replica.

@@ -170,8 +170,11 @@ func (p *planner) createPod(owner, ns, name string, labels, annotations map[stri
 	return ps
 }
 
-// generateName returns "<base>-<suffix>" unused in the namespace.
+// generateName returns "<base>-<suffix>" unused in the namespace. The pod name becomes
+// its containers' hostname, so, as Kubernetes' generateName does, the base is cut so
+// that the name fits in 63 characters (a DNS label; Linux allows 64 for a hostname).
 func (p *planner) generateName(ns, base string) string {
+	base = truncateBase(base)
 	for range 64 {
 		n := base + "-" + p.cfg.NameSuffix()
 		if !p.names[ns+"/"+n] {

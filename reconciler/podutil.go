@@ -3,6 +3,7 @@ package reconciler
 import (
 	"cmp"
 	"strconv"
+	"strings"
 
 	"github.com/keelson/keelson/api"
 	corev1 "k8s.io/api/core/v1"
@@ -31,10 +32,10 @@ func podRequests(spec *corev1.PodSpec) (req, score api.Resources) {
 			mem, okm = c.Resources.Limits[corev1.ResourceMemory]
 		}
 		if okc {
-			r.MilliCPU = cpu.MilliValue()
+			r.MilliCPU = api.QuantityMilli(cpu)
 		}
 		if okm {
-			r.MemoryBytes = mem.Value()
+			r.MemoryBytes = api.QuantityValue(mem)
 		}
 		s := r
 		if s.MilliCPU == 0 {
@@ -122,3 +123,16 @@ func crashLooping(p *api.PodRecord) bool {
 }
 
 func namespaceOf(ns string) string { return cmp.Or(ns, "default") }
+
+// maxGeneratedBase is the longest base of a generated pod name: 63 characters less
+// "-" and the 5-character suffix.
+const maxGeneratedBase = 63 - 1 - 5
+
+// truncateBase cuts a generated name's base to maxGeneratedBase, dropping a '-' or '.'
+// left at the cut so that the name stays a valid DNS subdomain.
+func truncateBase(base string) string {
+	if len(base) <= maxGeneratedBase {
+		return base
+	}
+	return strings.TrimRight(base[:maxGeneratedBase], "-.")
+}

@@ -29,7 +29,8 @@ func tableIndex(names ...string) indexOf {
 }
 
 // query implements the read protocol shared by every read endpoint:
-//   - ?consistent: answered by the leader after a Barrier (a follower forwards);
+//   - ?consistent: answered by the leader once a quorum confirms it still leads
+//     (raftstore.ConsistentRead: no log write; a follower forwards);
 //   - ?index=N&wait=D: block until what this response depends on changed after N, or
 //     D (capped at Config.MaxWait) elapsed; then answer with the current state.
 //
@@ -42,7 +43,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, relevant indexOf)
 			s.forwardToLeader(w, r)
 			return nil, false
 		}
-		if err := s.store.Barrier(r.Context()); err != nil {
+		if err := s.store.ConsistentRead(r.Context()); err != nil {
 			writeApplyError(w, err)
 			return nil, false
 		}
@@ -68,7 +69,14 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, relevant indexOf)
 	wait = min(wait, s.cfg.MaxWait)
 
 	st := s.store.Snapshot()
-	if after > 0 {
+	if after > 0 && relevant(st) <= after {
+		release, err := s.blocking.acquire(clientOf(r))
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, err.Error())
+			return nil, false
+		}
+		defer release()
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		for relevant(st) <= after {
 			// Every apply wakes us; we answer only when our slice changed.

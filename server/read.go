@@ -29,6 +29,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Refused: st.Refused(), Source: st.Source(), Objects: st.ObjectStatus(), Nodes: st.Nodes(),
 		PodCount: map[string]int{},
 	}
+	// Redacted again here, whatever was recorded: credentials never leave by the read API.
+	resp.Source.URL, resp.Source.Message = api.RedactURLs(resp.Source.URL), api.RedactURLs(resp.Source.Message)
 	if rev := st.Revision(); rev != nil {
 		rev.Objects = api.Manifests{}
 		resp.Applied = rev

@@ -34,6 +34,7 @@ type Server struct {
 	hb        *heartbeats
 	hook      http.Handler // Git webhook, nil when none
 	statuses  *statusBatcher
+	blocking  *blockingLimiter // caps on blocking queries (blocking.go)
 
 	srcMu  sync.Mutex
 	source Source // the leader's current Git source, nil otherwise
@@ -49,7 +50,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, logger: logger, deps: deps, hb: newHeartbeats()}
+	s := &Server{cfg: cfg, logger: logger, deps: deps, hb: newHeartbeats(), blocking: newBlockingLimiter(maxBlockingPerClient, maxBlockingTotal)}
 	s.statuses = &statusBatcher{apply: s.apply}
 	client, err := httpClient(cfg, deps.HTTPClient)
 	if err != nil {

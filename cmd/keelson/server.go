@@ -34,6 +34,7 @@ type serverFlags struct {
 	logLevel                                                      string
 	nodeGracePeriod, evictionTimeout                              time.Duration
 	clusterCIDR, serviceCIDR                                      string
+	git                                                           gitFlags // server_git.go
 }
 
 // newServerCmd builds `keelson server`: one member of the replicated control plane.
@@ -77,6 +78,7 @@ func newServerCmd() *cobra.Command {
 	fl.DurationVar(&f.pollInterval, "poll-interval", 0, "Git poll interval (default 15s remote, 10s local)")
 	fl.StringVar(&f.webhookSecret, "webhook-secret", os.Getenv("KEELSON_WEBHOOK_SECRET"), "HMAC secret of the Git webhook (default $KEELSON_WEBHOOK_SECRET; empty: no webhook)")
 	fl.StringVar(&f.trustedKeyring, "trusted-keyring", "", "armored OpenPGP keyring: refuse heads not signed by one of its keys")
+	f.git.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	def := reconciler.DefaultConfig()
 	fl.DurationVar(&f.nodeGracePeriod, "node-grace-period", def.NodeGracePeriod, "a node whose last heartbeat is older than this is NotReady")
@@ -125,6 +127,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	rcfg := reconciler.DefaultConfig()
 	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout
 	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
+	var srv *server.Server // set below; the Git source asks it for the applied commit
 	deps := server.Deps{
 		Logger:  log,
 		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
@@ -135,10 +138,11 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 			WorkDir: filepath.Join(f.dataDir, "git"), TrustedKeyring: f.trustedKeyring,
 			Logger: log,
 		}
+		f.git.apply(&gcfg, &srv)
 		deps.NewSource = func() (server.Source, error) {
 			src, err := gitsource.New(gcfg)
 			if err != nil {
-				return nil, fmt.Errorf("git source %s: %w", strings.TrimSpace(f.repo), err)
+				return nil, fmt.Errorf("git source %s: %w", redactedRepo(strings.TrimSpace(f.repo)), err)
 			}
 			return src, nil
 		}
@@ -151,9 +155,10 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	} else {
 		log.Warn("no --repo: the cluster has no desired state until one is configured")
 	}
-	srv, err := server.New(cfg, deps)
+	s, err := server.New(cfg, deps)
 	if err != nil {
 		return err
 	}
+	srv = s
 	return srv.Run(ctx)
 }
