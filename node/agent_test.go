@@ -310,7 +310,7 @@ func (f *flakyCP) ReportStatus(ctx context.Context, r []api.PodStatusReport) err
 
 func TestStatusBatcherSendsChangesAndRetries(t *testing.T) {
 	cp := &flakyCP{fakeCP: newFakeCP("")}
-	b := newStatusBatcher()
+	b := newStatusReporter()
 	ctx := context.Background()
 	log := testConfig(t, nil, nil).Logger
 	rep := func(uid string, phase corev1.PodPhase) api.PodStatusReport {

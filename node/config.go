@@ -60,8 +60,12 @@ type Config struct {
 
 	AllowedHostPaths []string
 	AllowPrivileged  bool
-	Logger           *slog.Logger
-	Clock            Clock
+	// AllowCapabilities lists the Linux capabilities (without "CAP_") a container's
+	// securityContext.capabilities.add may name; "ALL" allows any. Privileged
+	// containers may add any.
+	AllowCapabilities []string
+	Logger            *slog.Logger
+	Clock             Clock
 }
 
 // withDefaults validates cfg and fills in the defaults.

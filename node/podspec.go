@@ -29,16 +29,16 @@ func (w *podWorker) validate() (reason, message string) {
 				return "UnsupportedVolume", fmt.Sprintf("volume %q: emptyDir medium %q is not supported", v.Name, v.EmptyDir.Medium)
 			}
 		case v.HostPath != nil:
-			if !hostPathAllowed(v.HostPath.Path, w.a.cfg.AllowedHostPaths) {
+			if !hostPathAllowed(v.HostPath.Path, w.deps.AllowedHostPaths) {
 				return "HostPathNotAllowed", fmt.Sprintf("volume %q: hostPath %q is not under a prefix this node allows (%s)",
-					v.Name, v.HostPath.Path, allowedList(w.a.cfg.AllowedHostPaths))
+					v.Name, v.HostPath.Path, allowedList(w.deps.AllowedHostPaths))
 			}
 		default:
 			return "UnsupportedVolume", fmt.Sprintf("volume %q: only emptyDir and hostPath volumes are supported", v.Name)
 		}
 	}
 	for _, c := range spec.Containers {
-		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged && !w.a.cfg.AllowPrivileged {
+		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged && !w.deps.AllowPrivileged {
 			return "PrivilegedNotAllowed", fmt.Sprintf("container %q: privileged containers are not allowed on this node", c.Name)
 		}
 		for _, m := range c.VolumeMounts {

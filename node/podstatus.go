@@ -11,7 +11,7 @@ import (
 // until every container has started once, Running while any runs or will be
 // restarted, Succeeded/Failed when all exited for good.
 func (w *podWorker) status() api.PodStatus {
-	st := api.PodStatus{StartedAt: w.startedAt, ObservedAt: w.a.cfg.Clock.Now()}
+	st := api.PodStatus{StartedAt: w.startedAt, ObservedAt: w.deps.Clock.Now()}
 	if w.sandbox != nil {
 		st.PodIP = w.sandbox.IP
 	}

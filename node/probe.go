@@ -216,7 +216,7 @@ func (w *podWorker) ensureProbes(ctx context.Context, cs *ctrState, c *corev1.Co
 // successes or failureThreshold failures in a row; liveness reports a failure after
 // failureThreshold failures and ends (the container is restarted with new probes).
 func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, liveness bool, t ProbeTarget, pr *probeResults) {
-	unit := w.a.cfg.SpecSecond
+	unit := w.deps.SpecSecond
 	secs := func(v, def int32) time.Duration {
 		if v <= 0 {
 			v = def
@@ -234,7 +234,7 @@ func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, liveness bool
 	var okRun, failRun int32
 	for {
 		pctx, cancel := context.WithTimeout(ctx, timeout)
-		err := w.a.cfg.Prober.Probe(pctx, t, p)
+		err := w.deps.Prober.Probe(pctx, t, p)
 		cancel()
 		if ctx.Err() != nil {
 			return

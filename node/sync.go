@@ -44,7 +44,7 @@ func (w *podWorker) ctr(name string) *ctrState {
 // syncRun moves a pod with Desire Run one step towards running and returns when it
 // wants to be synced again.
 func (w *podWorker) syncRun(ctx context.Context) time.Duration {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	if w.failReason != "" {
 		return cfg.SyncInterval
 	}
@@ -124,7 +124,7 @@ func (w *podWorker) adoptContainers(ctx context.Context) {
 		cs.id, cs.attempt, cs.created, cs.info = c.ID, c.Attempt, true, c
 		w.log.Info("adopted container", "container", name, "id", c.ID, "state", c.State)
 	}
-	rt := w.a.cfg.Runtime
+	rt := w.deps.Runtime
 	for _, c := range extra {
 		if err := rt.StopContainer(ctx, c.ID, w.gracePeriod()); err != nil {
 			w.log.Warn("stop stale container", "id", c.ID, "err", err)
@@ -140,7 +140,7 @@ func (w *podWorker) adoptContainers(ctx context.Context) {
 // restart policy and backoff, or create the next attempt. It returns when it wants to
 // be looked at again.
 func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now time.Time) time.Duration {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	rt := cfg.Runtime
 	cs := w.ctr(c.Name)
 	if cs.done {
@@ -211,7 +211,7 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now 
 
 // accountExit records an attempt's exit once and decides about its restart.
 func (w *podWorker) accountExit(cs *ctrState, c *corev1.Container, now time.Time) {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	cs.handled = cs.id
 	term := cs.info
 	cs.lastTerm = &term
@@ -244,7 +244,7 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 
 // startNext pulls the image and creates and starts the container's next attempt.
 func (w *podWorker) startNext(ctx context.Context, cs *ctrState, c *corev1.Container, now time.Time) time.Duration {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	rt := cfg.Runtime
 	if now.Before(cs.pullRetryAt) {
 		return cs.pullRetryAt.Sub(now)
