@@ -111,6 +111,8 @@ type PodStatus struct {
 	Message    string            `json:"message,omitempty"`
 	StartedAt  time.Time         `json:"startedAt,omitempty"`
 	Containers []ContainerStatus `json:"containers,omitempty"`
+	// InitContainers are the init containers, in spec order (issue 15).
+	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	// ObservedAt is the agent's time of the report.
 	ObservedAt time.Time `json:"observedAt,omitempty"`
 	// Stopped is set by the store when the agent reports the pod Gone (stopped and its

@@ -13,12 +13,13 @@ import (
 // pods, and a test can build one without an Agent. The field names are the Config
 // names they come from.
 type workerDeps struct {
-	NodeName string
-	DataDir  string
-	Runtime  Runtime
-	Prober   Prober
-	Clock    Clock
-	Log      *slog.Logger
+	NodeName    string
+	DataDir     string
+	Allocatable api.Resources // what resourceFieldRef reports for a limit not set
+	Runtime     Runtime
+	Prober      Prober
+	Clock       Clock
+	Log         *slog.Logger
 	// Report hands a status report to the agent's status reporter.
 	Report func(api.PodStatusReport)
 
@@ -38,7 +39,7 @@ type workerDeps struct {
 // workerDepsFrom takes a pod worker's share of the agent's configuration.
 func workerDepsFrom(cfg *Config, log *slog.Logger, report func(api.PodStatusReport)) workerDeps {
 	return workerDeps{
-		NodeName: cfg.Name, DataDir: cfg.DataDir, Runtime: cfg.Runtime, Prober: cfg.Prober,
+		NodeName: cfg.Name, DataDir: cfg.DataDir, Allocatable: cfg.Allocatable, Runtime: cfg.Runtime, Prober: cfg.Prober,
 		Clock: cfg.Clock, Log: log, Report: report,
 		AllowedHostPaths: cfg.AllowedHostPaths, AllowPrivileged: cfg.AllowPrivileged,
 		AllowCapabilities: cfg.AllowCapabilities,

@@ -167,7 +167,7 @@ func (w *podWorker) terminate(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := rt.StopContainer(ctx, c.ID, grace); err != nil {
+			if err := w.stopContainer(ctx, c.ID, c.Name, grace); err != nil {
 				errs[i] = fmt.Errorf("stop %s: %w", c.Name, err)
 			}
 		}()

@@ -38,6 +38,16 @@ type FakeRuntime struct {
 	loopback   bool
 	stats      FakeStats
 	reconciled []map[string]bool
+	events     []string // "start NAME", "exec NAME CMD...", "stop NAME", in order
+}
+
+// Events lists, in order, the containers started ("start NAME"), the commands run in
+// them ("exec NAME ARG..."; probes and hooks) and the stops ("stop NAME"), so tests
+// can check ordering: init containers before app containers, preStop before SIGTERM.
+func (f *FakeRuntime) Events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.events...)
 }
 
 // ContainerScript says what containers with a given spec name do once started.
@@ -271,6 +281,10 @@ func (f *FakeRuntime) CreateContainer(ctx context.Context, cfg node.ContainerCon
 	if !f.images[cfg.Image] {
 		return "", fmt.Errorf("create %s: image %s: %w", id, cfg.Image, node.ErrNotFound)
 	}
+	// The fake's images all run as root, as most real ones do.
+	if sc := cfg.Security; sc.RunAsNonRoot && (sc.RunAsUser == nil || *sc.RunAsUser == 0) {
+		return "", fmt.Errorf("create %s: %w: runAsNonRoot and the image runs as root", id, node.ErrContainerConfig)
+	}
 	f.containers[id] = &fakeContainer{cfg: cfg, info: node.ContainerInfo{
 		ID: id, PodUID: cfg.PodUID, Name: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image,
 		State: "created", LogPath: cfg.LogPath,
@@ -302,6 +316,7 @@ func (f *FakeRuntime) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("start %s: container is %s", id, c.info.State)
 	}
 	c.script = f.scripts[c.info.Name]
+	f.events = append(f.events, "start "+c.info.Name)
 	c.info.State = "running"
 	c.info.StartedAt = time.Now()
 	f.stats.ContainersStarted++
@@ -342,6 +357,7 @@ func (f *FakeRuntime) StopContainer(ctx context.Context, id string, grace time.D
 		f.mu.Unlock()
 		return nil
 	}
+	f.events = append(f.events, "stop "+c.info.Name)
 	f.stats.ContainersStopped++
 	if !c.script.IgnoreTERM {
 		code := c.script.TERMExitCode
@@ -416,6 +432,7 @@ func (f *FakeRuntime) Exec(ctx context.Context, id string, cmd []string) (int, e
 	if c.info.State != "running" {
 		return 0, fmt.Errorf("exec in %s: container is %s", id, c.info.State)
 	}
+	f.events = append(f.events, strings.Join(append([]string{"exec", c.info.Name}, cmd...), " "))
 	return f.execCodes[c.info.Name], nil
 }
 
