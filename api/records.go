@@ -54,6 +54,7 @@ type Node struct {
 	Allocatable Resources         `json:"allocatable"`
 	// PodCIDR is allocated by the leader (reconciler) once, at first registration.
 	PodCIDR       string     `json:"podCIDR,omitempty"`
+	Taints        []Taint    `json:"taints,omitempty"` // from the agent's --register-with-taints
 	Status        NodeStatus `json:"status"`
 	Unschedulable bool       `json:"unschedulable,omitempty"`
 	StatusReason  string     `json:"statusReason,omitempty"`
@@ -98,6 +99,9 @@ type PodRecord struct {
 
 // Key returns "Pod/namespace/name".
 func (p *PodRecord) Key() string { return Key("Pod", p.Namespace, p.Name) }
+
+// Taint is a node taint (key=value:Effect); pods must tolerate it (issue 15).
+type Taint = corev1.Taint
 
 // PodPhase mirrors the Kubernetes pod phase.
 type PodPhase = corev1.PodPhase

@@ -87,7 +87,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) registration() api.NodeRegistration {
 	return api.NodeRegistration{
 		Name: a.cfg.Name, Address: a.cfg.Address, AgentURL: a.cfg.AgentURL, Labels: a.cfg.Labels,
-		Capacity: a.cfg.Capacity, Allocatable: a.cfg.Allocatable,
+		Capacity: a.cfg.Capacity, Allocatable: a.cfg.Allocatable, Taints: a.cfg.Taints,
 	}
 }
 

@@ -22,6 +22,7 @@ type Config struct {
 	AgentURL string
 	DataDir  string
 	Labels   map[string]string
+	Taints   []api.Taint // registered with the node; see ParseTaints
 	// Capacity defaults to the host's CPUs and MemTotal; Allocatable to Capacity.
 	Capacity    api.Resources
 	Allocatable api.Resources
