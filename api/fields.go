@@ -137,6 +137,7 @@ func podSpecRules() []FieldRule {
 		FieldRule{Path: "securityContext.fsGroup", Support: Honored, Note: "emptyDir and downwardAPI volumes are group-owned by it (setgid); a supplementary group of every container"},
 		FieldRule{Path: "securityContext.supplementalGroups", Support: Honored},
 		FieldRule{Path: "securityContext.seccompProfile.type", Support: Honored, Values: []string{"RuntimeDefault", "Unconfined"}, Note: "default Unconfined, as Kubernetes"},
+		FieldRule{Path: "enableServiceLinks", Support: Honored, Note: "default true: {SVC}_SERVICE_HOST/_PORT variables"},
 		FieldRule{Path: "serviceAccountName", Support: Ignored, Note: "Keelson has no service accounts and mounts no token; the name is visible through the downward API"},
 		FieldRule{Path: "serviceAccount", Support: Ignored, Note: "deprecated alias of serviceAccountName"},
 		FieldRule{Path: "automountServiceAccountToken", Support: Ignored, Note: "Keelson never mounts a service account token"},

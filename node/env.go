@@ -26,8 +26,11 @@ func containerEnv(c *corev1.Container, facts podFacts, services []api.ServiceRec
 		}
 		vals[k] = v
 	}
-	for _, kv := range serviceEnv(namespace, services) {
-		set(kv[0], kv[1])
+	// enableServiceLinks: false (Kubernetes 1.13+) turns the service variables off.
+	if links := facts.pod.Spec.EnableServiceLinks; links == nil || *links {
+		for _, kv := range serviceEnv(namespace, services) {
+			set(kv[0], kv[1])
+		}
 	}
 	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
 	for _, e := range c.Env {

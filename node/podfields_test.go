@@ -3,9 +3,12 @@ package node_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"github.com/keelson/keelson/node/nodetest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // indexOf is the position of an event in the fake runtime's log, -1 if absent.
@@ -345,5 +349,86 @@ func TestCapabilityAddNeedsTheAgentsPermission(t *testing.T) {
 				t.Errorf("cap add %v", ccfg.Security.CapAdd)
 			}
 		})
+	}
+}
+
+// A restarted agent adopts a pod whose init containers have completed: they are not
+// run again and the app container is not duplicated.
+func TestInitContainersNotRerunAfterAgentRestart(t *testing.T) {
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.ScriptContainer("init", nodetest.ContainerScript{Exit: true})
+	cfg := testConfig(t, rt, cp)
+	_, stop := runAgent(t, cfg)
+	p := pod("u1", ctr("app"))
+	p.Spec.InitContainers = []corev1.Container{ctr("init")}
+	cp.setPod(p)
+	waitStatus(t, cp, "u1", "Running", running)
+	stop()
+	cp.forget()
+	before := rt.Stats()
+
+	runAgent(t, cfg)
+	r := waitStatus(t, cp, "u1", "Running after the restart", running)
+	if st := rt.Stats(); st.ContainersCreated != before.ContainersCreated {
+		t.Errorf("containers created after the restart: %d, want none", st.ContainersCreated-before.ContainersCreated)
+	}
+	if len(r.Status.InitContainers) != 1 || r.Status.InitContainers[0].Reason != "Completed" {
+		t.Errorf("init status after adoption %+v", r.Status.InitContainers)
+	}
+}
+
+// httpGet hooks reach the pod like httpGet probes, headers included.
+func TestHTTPGetHooks(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.URL.Path+" "+r.Header.Get("X-Hook"))
+	}))
+	t.Cleanup(srv.Close)
+	port, _ := strconv.Atoi(srv.URL[strings.LastIndexByte(srv.URL, ':')+1:])
+
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.UseLoopbackIPs()
+	runAgent(t, testConfig(t, rt, cp))
+	hook := func(path string) *corev1.LifecycleHandler {
+		return &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(int32(port)),
+			HTTPHeaders: []corev1.HTTPHeader{{Name: "X-Hook", Value: "yes"}}}}
+	}
+	c := ctr("app")
+	c.Lifecycle = &corev1.Lifecycle{PostStart: hook("/started"), PreStop: hook("/stopping")}
+	cp.setPod(pod("u1", c))
+	waitStatus(t, cp, "u1", "Running", running)
+	cp.removePod("u1")
+	waitStatus(t, cp, "u1", "Gone", func(r api.PodStatusReport) bool { return r.Gone })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, []string{"/started yes", "/stopping yes"}) {
+		t.Errorf("hook requests %q, want postStart then preStop with the header", got)
+	}
+}
+
+// enableServiceLinks: false leaves out the Docker-link style service variables.
+func TestEnableServiceLinksFalse(t *testing.T) {
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	runAgent(t, testConfig(t, rt, cp))
+	svc := api.ServiceRecord{Namespace: "default", Name: "db"}
+	svc.Spec.ClusterIP = "10.96.0.9"
+	svc.Spec.Ports = []corev1.ServicePort{{Port: 5432}}
+	cp.setServices([]api.ServiceRecord{svc})
+	off := false
+	p := pod("u1", ctr("app"))
+	p.Spec.EnableServiceLinks = &off
+	cp.setPod(p)
+	cp.setPod(pod("u2", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+	waitStatus(t, cp, "u2", "Running", running)
+	has := func(uid string) bool {
+		cfg, _ := rt.ContainerConfigOf(nodetest.FakeContainerID(uid, "app", 0))
+		return slices.Contains(cfg.Env, "DB_SERVICE_HOST=10.96.0.9")
+	}
+	if has("u1") || !has("u2") {
+		t.Errorf("service variables: with enableServiceLinks false %v, default %v; want false, true", has("u1"), has("u2"))
 	}
 }
