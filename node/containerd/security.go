@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/contrib/seccomp"
@@ -30,12 +31,7 @@ func securityOpts(sc node.SecurityConfig) []oci.SpecOpts {
 	if sc.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	} else {
-		if len(sc.CapDrop) > 0 {
-			opts = append(opts, oci.WithDroppedCapabilities(sc.CapDrop))
-		}
-		if len(sc.CapAdd) > 0 {
-			opts = append(opts, oci.WithAddedCapabilities(sc.CapAdd))
-		}
+		opts = append(opts, capabilityOpts(sc.CapAdd, sc.CapDrop)...)
 	}
 	if sc.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
@@ -48,6 +44,26 @@ func securityOpts(sc node.SecurityConfig) []oci.SpecOpts {
 	}
 	if sc.RunAsNonRoot {
 		opts = append(opts, refuseRoot)
+	}
+	return opts
+}
+
+// capabilityOpts drops, then adds, as the kubelet does. containerd's
+// WithDroppedCapabilities knows no "ALL" (it would silently drop nothing), so ALL
+// clears every set here, and an added ALL grants every capability the kernel knows.
+func capabilityOpts(add, drop []string) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	switch {
+	case slices.Contains(drop, "ALL"):
+		opts = append(opts, oci.WithCapabilities(nil))
+	case len(drop) > 0:
+		opts = append(opts, oci.WithDroppedCapabilities(drop))
+	}
+	switch {
+	case slices.Contains(add, "ALL"):
+		opts = append(opts, oci.WithAllKnownCapabilities)
+	case len(add) > 0:
+		opts = append(opts, oci.WithAddedCapabilities(add))
 	}
 	return opts
 }
