@@ -35,9 +35,12 @@ func TestInitContainersRunInOrderBeforeApp(t *testing.T) {
 	p.Spec.InitContainers = []corev1.Container{ctr("init1"), ctr("init2")}
 	cp.setPod(p)
 
-	waitStatus(t, cp, "u1", "Pending while init1 runs", func(r api.PodStatusReport) bool {
+	pending := waitStatus(t, cp, "u1", "Pending while init1 runs", func(r api.PodStatusReport) bool {
 		return r.Status.Phase == corev1.PodPending && r.Status.Reason == "Init:0/2"
 	})
+	if c := pending.Status.Containers; len(c) != 1 || c[0].Reason != "PodInitializing" {
+		t.Errorf("app container while init runs: %+v, want Waiting/PodInitializing", c)
+	}
 	r := waitStatus(t, cp, "u1", "Running", running)
 	ev := rt.Events()
 	i1, i2, app := indexOf(ev, "start init1"), indexOf(ev, "start init2"), indexOf(ev, "start app")

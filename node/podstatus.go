@@ -33,6 +33,13 @@ func (w *podWorker) status() api.PodStatus {
 		st.Containers = append(st.Containers, s)
 	}
 	initDone, initReason, initMessage := w.initStatus(&st)
+	if !initDone {
+		for i := range st.Containers { // as the kubelet words it while init runs
+			if c := &st.Containers[i]; c.State == api.ContainerWaiting && c.Reason == "ContainerCreating" {
+				c.Reason = "PodInitializing"
+			}
+		}
+	}
 	switch {
 	case w.failReason != "":
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, w.failReason, w.failMessage

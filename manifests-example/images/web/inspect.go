@@ -20,7 +20,7 @@ func registerInspect(mux *http.ServeMux) {
 		for i, g := range groups {
 			gs[i] = strconv.Itoa(g)
 		}
-		fmt.Fprintf(w, "uid=%d gid=%d groups=%s capeff=%s\n", os.Getuid(), os.Getgid(), strings.Join(gs, ","), capEff())
+		fmt.Fprintf(w, "uid=%d gid=%d groups=%s capbnd=%s\n", os.Getuid(), os.Getgid(), strings.Join(gs, ","), capBnd())
 	})
 	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Query().Get("path")
@@ -68,14 +68,14 @@ func subcommand(args []string, stderr io.Writer) (code int, ok bool) {
 	return 0, false
 }
 
-// capEff is the process's effective capability mask from /proc/self/status.
-func capEff() string {
+// capBnd is the process's bounding capability set (what it could ever gain) from /proc/self/status.
+func capBnd() string {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return "unknown"
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
 			return strings.TrimSpace(v)
 		}
 	}
