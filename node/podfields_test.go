@@ -28,6 +28,7 @@ func indexOf(events []string, e string) int { return slices.Index(events, e) }
 
 func TestInitContainersRunInOrderBeforeApp(t *testing.T) {
 	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.RecordEvents()
 	rt.ScriptContainer("init1", nodetest.ContainerScript{Exit: true, ExitAfter: 30 * time.Millisecond})
 	rt.ScriptContainer("init2", nodetest.ContainerScript{Exit: true, ExitAfter: 30 * time.Millisecond})
 	runAgent(t, testConfig(t, rt, cp))
@@ -64,6 +65,7 @@ func TestFailedInitContainerRetriesOrFailsThePod(t *testing.T) {
 	for _, policy := range []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyNever} {
 		t.Run(string(policy), func(t *testing.T) {
 			rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+			rt.RecordEvents()
 			rt.ScriptContainer("setup", nodetest.ContainerScript{Exit: true, ExitCode: 3})
 			runAgent(t, testConfig(t, rt, cp))
 			p := pod("u1", ctr("app"))
@@ -177,6 +179,7 @@ func TestDownwardAPIEnvAndVolume(t *testing.T) {
 
 func TestPreStopRunsBeforeSIGTERM(t *testing.T) {
 	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.RecordEvents()
 	runAgent(t, testConfig(t, rt, cp))
 	c := ctr("app")
 	c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/quit", "now"}}}}

@@ -64,3 +64,22 @@ func TestSecurityOpts(t *testing.T) {
 		t.Errorf("runAsNonRoot as 1000: %v", err)
 	}
 }
+
+func TestSeccompRuntimeDefault(t *testing.T) {
+	for _, tc := range []struct {
+		sc   node.SecurityConfig
+		want bool
+	}{{node.SecurityConfig{SeccompRuntimeDefault: true}, true}, {node.SecurityConfig{}, false},
+		{node.SecurityConfig{SeccompRuntimeDefault: true, Privileged: true}, false}} {
+		s := baseSpec()
+		s.Linux = &specs.Linux{}
+		for _, o := range securityOpts(tc.sc) {
+			if err := o(context.Background(), nil, &containers.Container{}, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.Linux.Seccomp != nil && len(s.Linux.Seccomp.Syscalls) > 0; got != tc.want {
+			t.Errorf("%+v: seccomp profile set %v, want %v", tc.sc, got, tc.want)
+		}
+	}
+}

@@ -38,7 +38,22 @@ type FakeRuntime struct {
 	loopback   bool
 	stats      FakeStats
 	reconciled []map[string]bool
+	record     bool     // RecordEvents was called
 	events     []string // "start NAME", "exec NAME CMD...", "stop NAME", in order
+}
+
+// RecordEvents makes the fake keep the log Events returns. It is off by default so
+// that many-node simulations do not grow a log per probe.
+func (f *FakeRuntime) RecordEvents() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record = true
+}
+
+func (f *FakeRuntime) eventLocked(e string) {
+	if f.record {
+		f.events = append(f.events, e)
+	}
 }
 
 // Events lists, in order, the containers started ("start NAME"), the commands run in
@@ -316,7 +331,7 @@ func (f *FakeRuntime) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("start %s: container is %s", id, c.info.State)
 	}
 	c.script = f.scripts[c.info.Name]
-	f.events = append(f.events, "start "+c.info.Name)
+	f.eventLocked("start " + c.info.Name)
 	c.info.State = "running"
 	c.info.StartedAt = time.Now()
 	f.stats.ContainersStarted++
@@ -357,7 +372,7 @@ func (f *FakeRuntime) StopContainer(ctx context.Context, id string, grace time.D
 		f.mu.Unlock()
 		return nil
 	}
-	f.events = append(f.events, "stop "+c.info.Name)
+	f.eventLocked("stop " + c.info.Name)
 	f.stats.ContainersStopped++
 	if !c.script.IgnoreTERM {
 		code := c.script.TERMExitCode
@@ -432,7 +447,7 @@ func (f *FakeRuntime) Exec(ctx context.Context, id string, cmd []string) (int, e
 	if c.info.State != "running" {
 		return 0, fmt.Errorf("exec in %s: container is %s", id, c.info.State)
 	}
-	f.events = append(f.events, strings.Join(append([]string{"exec", c.info.Name}, cmd...), " "))
+	f.eventLocked(strings.Join(append([]string{"exec", c.info.Name}, cmd...), " "))
 	return f.execCodes[c.info.Name], nil
 }
 
