@@ -107,6 +107,10 @@ func (p *hostProber) httpGet(ctx context.Context, t ProbeTarget, g *corev1.HTTPG
 	}
 	req.Header.Set("User-Agent", "keelson-probe")
 	for _, hd := range g.HTTPHeaders {
+		if strings.EqualFold(hd.Name, "Host") {
+			req.Host = hd.Value // Go sends req.Host, never a Host entry of Header (the kubelet does the same)
+			continue
+		}
 		req.Header.Add(hd.Name, hd.Value)
 	}
 	resp, err := p.client.Do(req)
