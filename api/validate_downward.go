@@ -22,6 +22,16 @@ var (
 	subscriptedPath = regexp.MustCompile(`^metadata\.(labels|annotations)\['([^']*)'\]$`)
 )
 
+// FieldSubscript splits a downward API path of the form metadata.labels['key'] or
+// metadata.annotations['key'] into "labels" or "annotations" and the key.
+func FieldSubscript(path string) (field, key string, ok bool) {
+	m := subscriptedPath.FindStringSubmatch(path)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
 // validateEnvSource checks one env var's valueFrom (the table refuses the sources
 // Keelson cannot serve: configMapKeyRef and secretKeyRef need kinds it lacks).
 func validateEnvSource(c *checker, p *field.Path, e *corev1.EnvVar, ct *corev1.Container, containers map[string]*corev1.Container) {
@@ -55,11 +65,12 @@ func validateEnvSource(c *checker, p *field.Path, e *corev1.EnvVar, ct *corev1.C
 
 func validateFieldRef(c *checker, p *field.Path, f *corev1.ObjectFieldSelector, allowed []string) {
 	fp := p.Child("fieldPath")
-	switch m := subscriptedPath.FindStringSubmatch(f.FieldPath); {
+	_, key, subscripted := FieldSubscript(f.FieldPath)
+	switch {
 	case f.FieldPath == "":
 		c.required(fp)
-	case m != nil:
-		if msgs := validation.IsQualifiedName(strings.ToLower(m[2])); len(msgs) > 0 {
+	case subscripted:
+		if msgs := validation.IsQualifiedName(strings.ToLower(key)); len(msgs) > 0 {
 			c.invalid(fp, f.FieldPath, msgs)
 		}
 	case !slices.Contains(allowed, f.FieldPath):

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,15 +23,13 @@ type podFacts struct {
 	allocatable api.Resources // for limits a container does not set, as Kubernetes
 }
 
-var subscripted = regexp.MustCompile(`^metadata\.(labels|annotations)\['([^']*)'\]$`)
-
 // fieldValue resolves a fieldRef path (validated by the api package) to its value.
 func (f podFacts) fieldValue(path string) (string, error) {
-	if m := subscripted.FindStringSubmatch(path); m != nil {
-		if m[1] == "labels" {
-			return f.pod.Labels[m[2]], nil
+	if field, key, ok := api.FieldSubscript(path); ok {
+		if field == "labels" {
+			return f.pod.Labels[key], nil
 		}
-		return f.pod.Annotations[m[2]], nil
+		return f.pod.Annotations[key], nil
 	}
 	switch path {
 	case "metadata.name":

@@ -79,7 +79,7 @@ func securityRefusal(c *corev1.Container, allowPrivileged bool, allowedCaps []st
 	for _, cp := range capNames(sc.Capabilities.Add) {
 		if !slices.Contains(allowed, "ALL") && !slices.Contains(allowed, cp) {
 			return "CapabilityNotAllowed", fmt.Sprintf("container %q: capability %s is not allowed on this node (agent --allow-capabilities: %s)",
-				c.Name, cp, strings.Join(append([]string{}, orNone(allowedCaps)...), ","))
+				c.Name, cp, strings.Join(orNone(allowedCaps), ","))
 		}
 	}
 	return "", ""
