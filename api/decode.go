@@ -162,12 +162,7 @@ func (d *decoder) object(file string, n *yaml.Node, listPath string) []FieldErro
 	w := newWalker(file, d.types, &d.budget)
 	value, _ := w.walk(n, objectType(kind), "", "", docPos, 0)
 	errs = append(errs, w.errs...)
-	ix := supportIndex()
-	for _, f := range w.set {
-		if msg := ix.checkSupport(kind, f); msg != "" {
-			errs = append(errs, FieldError{Pos: f.pos, Field: f.path, Message: msg})
-		}
-	}
+	errs = append(errs, supportIndex().supportErrors(kind, w.set)...)
 	if len(w.errs) == 0 {
 		c := &checker{file: file, pos: w.pos, doc: docPos}
 		if err := d.typed(kind, value, c); err != nil {

@@ -54,6 +54,7 @@ func defaultPodSpec(s *corev1.PodSpec) {
 	for i := range s.Containers {
 		defaultContainer(&s.Containers[i])
 	}
+	defaultPodFields(s)
 }
 
 func defaultContainer(c *corev1.Container) {

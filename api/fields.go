@@ -102,15 +102,72 @@ func commonRules() []FieldRule {
 }
 
 func podSpecRules() []FieldRule {
-	c := "containers[*]."
+	rules := containerRules("containers[*].", true)
+	rules = append(rules, containerRules("initContainers[*].", false)...)
+	rules = append(rules,
+		FieldRule{Path: "volumes[*].name", Support: Honored},
+		FieldRule{Path: "volumes[*].emptyDir.medium", Support: Honored, Values: []string{""}, Note: "node disk only; Memory is not supported"},
+		FieldRule{Path: "volumes[*].emptyDir.sizeLimit", Support: Ignored, Note: "not enforced: the volume is a directory on the node's disk"},
+		FieldRule{Path: "volumes[*].hostPath.path", Support: Honored, Note: "refused unless the operator allows hostPath"},
+		FieldRule{Path: "volumes[*].hostPath.type", Support: Honored},
+		FieldRule{Path: "volumes[*].downwardAPI.defaultMode", Support: Honored, Note: "default 0644"},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].path", Support: Honored},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].mode", Support: Honored},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].fieldRef.fieldPath", Support: Honored, Note: "metadata.name, .namespace, .uid, .labels, .annotations, .labels['k'], .annotations['k']; written when the pod starts"},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].fieldRef.apiVersion", Support: Honored, Values: []string{"v1"}},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].resourceFieldRef.containerName", Support: Honored},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].resourceFieldRef.resource", Support: Honored, Values: downwardResources},
+		FieldRule{Path: "volumes[*].downwardAPI.items[*].resourceFieldRef.divisor", Support: Honored, Note: "default 1"},
+		FieldRule{Path: "restartPolicy", Support: Honored, Note: "default Always"},
+		FieldRule{Path: "terminationGracePeriodSeconds", Support: Honored, Note: "default 30; preStop hooks run inside it"},
+		FieldRule{Path: "nodeSelector", Support: Honored},
+		FieldRule{Path: "nodeName", Support: Honored, Note: "the scheduler places the pod on that node or leaves it Pending"},
+		FieldRule{Path: "tolerations[*].key", Support: Honored},
+		FieldRule{Path: "tolerations[*].operator", Support: Honored, Values: []string{"Equal", "Exists"}, Note: "default Equal"},
+		FieldRule{Path: "tolerations[*].value", Support: Honored},
+		FieldRule{Path: "tolerations[*].effect", Support: Honored, Values: []string{"", "NoSchedule", "PreferNoSchedule", "NoExecute"}, Note: "empty matches every effect; PreferNoSchedule taints never block placement"},
+		FieldRule{Path: "tolerations[*].tolerationSeconds", Support: Honored, Note: "NoExecute only: how long the pod stays on a newly tainted node"},
+		FieldRule{Path: nodeAffinity + "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].key", Support: Honored},
+		FieldRule{Path: nodeAffinity + "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].operator", Support: Honored, Values: []string{"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}},
+		FieldRule{Path: nodeAffinity + "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*].values", Support: Honored},
+		FieldRule{Path: nodeAffinity + "preferredDuringSchedulingIgnoredDuringExecution", Support: Ignored, Note: "a preference, not a rule: Keelson's scheduler spreads by load only"},
+		FieldRule{Path: "securityContext.runAsUser", Support: Honored},
+		FieldRule{Path: "securityContext.runAsGroup", Support: Honored},
+		FieldRule{Path: "securityContext.runAsNonRoot", Support: Honored, Note: "a container whose user would be root is not started (CreateContainerConfigError)"},
+		FieldRule{Path: "securityContext.fsGroup", Support: Honored, Note: "emptyDir and downwardAPI volumes are group-owned by it (setgid); a supplementary group of every container"},
+		FieldRule{Path: "securityContext.supplementalGroups", Support: Honored},
+		FieldRule{Path: "securityContext.seccompProfile.type", Support: Honored, Values: []string{"RuntimeDefault", "Unconfined"}, Note: "default Unconfined, as Kubernetes"},
+		FieldRule{Path: "enableServiceLinks", Support: Honored, Note: "default true: {SVC}_SERVICE_HOST/_PORT variables"},
+		FieldRule{Path: "serviceAccountName", Support: Ignored, Note: "Keelson has no service accounts and mounts no token; the name is visible through the downward API"},
+		FieldRule{Path: "serviceAccount", Support: Ignored, Note: "deprecated alias of serviceAccountName"},
+		FieldRule{Path: "automountServiceAccountToken", Support: Ignored, Note: "Keelson never mounts a service account token"},
+		FieldRule{Path: "dnsPolicy", Support: Ignored, Values: []string{"ClusterFirst"}, Note: "containers use the node's resolver"},
+		FieldRule{Path: "schedulerName", Support: Ignored, Values: []string{"default-scheduler"}, Note: "Keelson has one scheduler"},
+	)
+	return rules
+}
+
+const nodeAffinity = "affinity.nodeAffinity."
+
+// downwardResources are the resources a resourceFieldRef may name.
+var downwardResources = []string{"limits.cpu", "limits.memory", "requests.cpu", "requests.memory"}
+
+// containerRules are the rules of one container list; app containers (not init
+// containers, as in Kubernetes) may have probes and lifecycle hooks.
+func containerRules(c string, app bool) []FieldRule {
 	rules := []FieldRule{
 		{Path: c + "name", Support: Honored},
 		{Path: c + "image", Support: Honored},
-		{Path: c + "command", Support: Honored},
-		{Path: c + "args", Support: Honored},
+		{Path: c + "command", Support: Honored, Note: "$(VAR) expands from env"},
+		{Path: c + "args", Support: Honored, Note: "$(VAR) expands from env"},
 		{Path: c + "workingDir", Support: Honored},
 		{Path: c + "env[*].name", Support: Honored},
-		{Path: c + "env[*].value", Support: Honored, Note: "valueFrom is not supported"},
+		{Path: c + "env[*].value", Support: Honored, Note: "$(VAR) expands from earlier variables"},
+		{Path: c + "env[*].valueFrom.fieldRef.fieldPath", Support: Honored, Note: "metadata.name, .namespace, .uid, .labels['k'], .annotations['k'], spec.nodeName, spec.serviceAccountName, status.hostIP(s), status.podIP(s)"},
+		{Path: c + "env[*].valueFrom.fieldRef.apiVersion", Support: Honored, Values: []string{"v1"}},
+		{Path: c + "env[*].valueFrom.resourceFieldRef.containerName", Support: Honored, Note: "default: this container"},
+		{Path: c + "env[*].valueFrom.resourceFieldRef.resource", Support: Honored, Values: downwardResources},
+		{Path: c + "env[*].valueFrom.resourceFieldRef.divisor", Support: Honored, Note: "default 1; the value is rounded up"},
 		{Path: c + "ports[*].name", Support: Honored},
 		{Path: c + "ports[*].containerPort", Support: Honored},
 		{Path: c + "ports[*].protocol", Support: Honored, Values: []string{"TCP", "UDP"}, Note: "default TCP"},
@@ -123,15 +180,28 @@ func podSpecRules() []FieldRule {
 		{Path: c + "resources.limits[cpu]", Support: Honored},
 		{Path: c + "resources.limits[memory]", Support: Honored},
 		{Path: c + "imagePullPolicy", Support: Honored, Note: "default: Always for :latest or no tag, else IfNotPresent"},
+		{Path: c + "terminationMessagePath", Support: Ignored, Note: "Keelson does not collect termination messages"},
+		{Path: c + "terminationMessagePolicy", Support: Ignored, Note: "Keelson does not collect termination messages"},
+		{Path: c + "securityContext.runAsUser", Support: Honored, Note: "overrides the pod's"},
+		{Path: c + "securityContext.runAsGroup", Support: Honored, Note: "overrides the pod's"},
+		{Path: c + "securityContext.runAsNonRoot", Support: Honored, Note: "overrides the pod's"},
+		{Path: c + "securityContext.readOnlyRootFilesystem", Support: Honored},
+		{Path: c + "securityContext.allowPrivilegeEscalation", Support: Honored, Note: "false sets no_new_privs"},
+		{Path: c + "securityContext.privileged", Support: Honored, Note: "refused unless the agent runs with --allow-privileged"},
+		{Path: c + "securityContext.capabilities.drop", Support: Honored, Note: "ALL drops every capability"},
+		{Path: c + "securityContext.capabilities.add", Support: Honored, Note: "refused unless the agent's --allow-capabilities lists them"},
+		{Path: c + "securityContext.seccompProfile.type", Support: Honored, Values: []string{"RuntimeDefault", "Unconfined"}, Note: "overrides the pod's"},
 	}
-	for _, probe := range []string{"readinessProbe", "livenessProbe"} {
+	if !app {
+		return rules
+	}
+	for _, probe := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
 		p := c + probe + "."
+		rules = append(rules, handlerRules(p)...)
 		rules = append(rules,
-			FieldRule{Path: p + "httpGet.path", Support: Honored, Note: "default /"},
-			FieldRule{Path: p + "httpGet.port", Support: Honored},
-			FieldRule{Path: p + "httpGet.scheme", Support: Honored, Values: []string{"HTTP"}},
 			FieldRule{Path: p + "tcpSocket.port", Support: Honored},
-			FieldRule{Path: p + "exec.command", Support: Honored},
+			FieldRule{Path: p + "grpc.port", Support: Honored, Note: "grpc.health.v1 Check, plaintext"},
+			FieldRule{Path: p + "grpc.service", Support: Honored},
 			FieldRule{Path: p + "initialDelaySeconds", Support: Honored},
 			FieldRule{Path: p + "periodSeconds", Support: Honored, Note: "default 10"},
 			FieldRule{Path: p + "timeoutSeconds", Support: Honored, Note: "default 1"},
@@ -139,22 +209,23 @@ func podSpecRules() []FieldRule {
 			FieldRule{Path: p + "failureThreshold", Support: Honored, Note: "default 3"},
 		)
 	}
-	return append(rules,
-		FieldRule{Path: c + "terminationMessagePath", Support: Ignored, Note: "Keelson does not collect termination messages"},
-		FieldRule{Path: c + "terminationMessagePolicy", Support: Ignored, Note: "Keelson does not collect termination messages"},
-		FieldRule{Path: c + "securityContext", Support: IgnoredIfEmpty},
-		FieldRule{Path: "volumes[*].name", Support: Honored},
-		FieldRule{Path: "volumes[*].emptyDir.medium", Support: Honored, Values: []string{""}, Note: "node disk only; Memory is not supported"},
-		FieldRule{Path: "volumes[*].emptyDir.sizeLimit", Support: Ignored, Note: "not enforced: the volume is a directory on the node's disk"},
-		FieldRule{Path: "volumes[*].hostPath.path", Support: Honored, Note: "refused unless the operator allows hostPath"},
-		FieldRule{Path: "volumes[*].hostPath.type", Support: Honored},
-		FieldRule{Path: "restartPolicy", Support: Honored, Note: "default Always"},
-		FieldRule{Path: "terminationGracePeriodSeconds", Support: Honored, Note: "default 30"},
-		FieldRule{Path: "nodeSelector", Support: Honored},
-		FieldRule{Path: "dnsPolicy", Support: Ignored, Values: []string{"ClusterFirst"}, Note: "containers use the node's resolver"},
-		FieldRule{Path: "schedulerName", Support: Ignored, Values: []string{"default-scheduler"}, Note: "Keelson has one scheduler"},
-		FieldRule{Path: "securityContext", Support: IgnoredIfEmpty},
-	)
+	for _, hook := range []string{"postStart", "preStop"} {
+		rules = append(rules, handlerRules(c+"lifecycle."+hook+".")...)
+	}
+	return rules
+}
+
+// handlerRules are the exec and httpGet handler of a probe or lifecycle hook.
+func handlerRules(p string) []FieldRule {
+	return []FieldRule{
+		{Path: p + "exec.command", Support: Honored, Note: "run inside the container, without a shell"},
+		{Path: p + "httpGet.path", Support: Honored, Note: "default /"},
+		{Path: p + "httpGet.port", Support: Honored},
+		{Path: p + "httpGet.host", Support: Honored, Note: "default: the pod IP"},
+		{Path: p + "httpGet.scheme", Support: Honored, Values: []string{"HTTP", "HTTPS"}, Note: "HTTPS does not verify the certificate, as the kubelet"},
+		{Path: p + "httpGet.httpHeaders[*].name", Support: Honored},
+		{Path: p + "httpGet.httpHeaders[*].value", Support: Honored},
+	}
 }
 
 func serviceRules() []FieldRule {
@@ -171,7 +242,7 @@ func serviceRules() []FieldRule {
 		{Path: "spec.sessionAffinity", Support: Honored, Note: "default None"},
 		{Path: "spec.sessionAffinityConfig.clientIP.timeoutSeconds", Support: Honored, Note: "default 10800"},
 		{Path: "spec.ipFamilies[*]", Support: Ignored, Values: []string{"IPv4"}, Note: "Keelson is IPv4 only"},
-		{Path: "spec.ipFamilyPolicy", Support: Ignored, Values: []string{"SingleStack"}, Note: "Keelson is IPv4 only"},
+		{Path: "spec.ipFamilyPolicy", Support: Ignored, Values: []string{"SingleStack", "PreferDualStack"}, Note: "Keelson is IPv4 only: PreferDualStack falls back to single stack, as Kubernetes does on a single-stack cluster; RequireDualStack is refused"},
 		{Path: "spec.internalTrafficPolicy", Support: Ignored, Values: []string{"Cluster"}, Note: "Keelson forwards to endpoints on every node"},
 		{Path: "spec.externalTrafficPolicy", Support: Ignored, Values: []string{"Cluster"}, Note: "Keelson forwards to endpoints on every node"},
 	}
@@ -241,6 +312,47 @@ func (ix *fieldIndex) checkSupport(kind string, f setField) string {
 }
 
 const notSupported = "not supported by Keelson (see docs/fields.md)"
+
+// supportErrors checks every set field of one object and returns one error per
+// unsupported subtree: a field the table knows nothing about is reported at the first
+// segment of its path that no rule reaches (`spec.ephemeralContainers`, not each of
+// its leaves), at the position of the first field set below it. Refused values are
+// reported per field, since each is its own mistake.
+func (ix *fieldIndex) supportErrors(kind string, set []setField) []FieldError {
+	var errs []FieldError
+	reported := map[string]bool{}
+	for _, f := range set {
+		msg := ix.checkSupport(kind, f)
+		if msg == "" {
+			continue
+		}
+		at := f.path
+		if msg == notSupported {
+			at = ix.subtreeRoot(kind, f)
+			if reported[at] {
+				continue
+			}
+			reported[at] = true
+		}
+		errs = append(errs, FieldError{Pos: f.pos, Field: at, Message: msg})
+	}
+	return errs
+}
+
+// subtreeRoot is the real path (with indices) of the shortest prefix of f that the
+// table does not reach, or f's own path when every prefix is on the way to a rule.
+func (ix *fieldIndex) subtreeRoot(kind string, f setField) string {
+	norm, real := pathPrefixes(f.norm), pathPrefixes(f.path)
+	if len(norm) != len(real) {
+		return f.path
+	}
+	for i, p := range norm {
+		if !ix.tree[kind][p] {
+			return real[i]
+		}
+	}
+	return f.path
+}
 
 // pathPrefixes returns every prefix of a field path that ends at a segment boundary,
 // shortest first: "a.b[*].c" gives "a", "a.b", "a.b[*]", "a.b[*].c".

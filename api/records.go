@@ -54,6 +54,7 @@ type Node struct {
 	Allocatable Resources         `json:"allocatable"`
 	// PodCIDR is allocated by the leader (reconciler) once, at first registration.
 	PodCIDR       string     `json:"podCIDR,omitempty"`
+	Taints        []Taint    `json:"taints,omitempty"` // from the agent's --register-with-taints
 	Status        NodeStatus `json:"status"`
 	Unschedulable bool       `json:"unschedulable,omitempty"`
 	StatusReason  string     `json:"statusReason,omitempty"`
@@ -99,6 +100,9 @@ type PodRecord struct {
 // Key returns "Pod/namespace/name".
 func (p *PodRecord) Key() string { return Key("Pod", p.Namespace, p.Name) }
 
+// Taint is a node taint (key=value:Effect); pods must tolerate it (issue 15).
+type Taint = corev1.Taint
+
 // PodPhase mirrors the Kubernetes pod phase.
 type PodPhase = corev1.PodPhase
 
@@ -111,6 +115,8 @@ type PodStatus struct {
 	Message    string            `json:"message,omitempty"`
 	StartedAt  time.Time         `json:"startedAt,omitempty"`
 	Containers []ContainerStatus `json:"containers,omitempty"`
+	// InitContainers are the init containers, in spec order (issue 15).
+	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	// ObservedAt is the agent's time of the report.
 	ObservedAt time.Time `json:"observedAt,omitempty"`
 	// Stopped is set by the store when the agent reports the pod Gone (stopped and its

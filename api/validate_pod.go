@@ -18,35 +18,46 @@ func validatePod(c *checker, p *corev1.Pod) {
 // validatePodSpec checks a pod spec (of a Pod or of an RC's template) as Kubernetes
 // does, for the fields Keelson honors.
 func validatePodSpec(c *checker, p *field.Path, s *corev1.PodSpec) {
-	volumes := validateVolumes(c, p.Child("volumes"), s.Volumes)
+	containers := map[string]*corev1.Container{}
+	for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
+		for i := range list {
+			containers[list[i].Name] = &list[i]
+		}
+	}
+	volumes := validateVolumes(c, p.Child("volumes"), s.Volumes, containers)
 	if len(s.Containers) == 0 {
 		c.errorf(p.Child("containers"), "required value: a pod needs at least one container")
 	}
 	names := map[string]bool{}
 	ports := map[string]bool{}
 	hostPorts := map[string]bool{}
-	for i := range s.Containers {
-		cp := p.Child("containers").Index(i)
-		ct := &s.Containers[i]
-		if names[ct.Name] && ct.Name != "" {
-			c.errorf(cp.Child("name"), "duplicate container name %q", ct.Name)
-		}
-		names[ct.Name] = true
-		validateContainer(c, cp, ct, volumes)
-		for j, port := range ct.Ports {
-			pp := cp.Child("ports").Index(j)
-			if port.Name != "" {
-				if ports[port.Name] {
-					c.errorf(pp.Child("name"), "duplicate port name %q in the pod", port.Name)
-				}
-				ports[port.Name] = true
+	for _, list := range []struct {
+		name string
+		ctrs []corev1.Container
+	}{{"initContainers", s.InitContainers}, {"containers", s.Containers}} {
+		for i := range list.ctrs {
+			cp := p.Child(list.name).Index(i)
+			ct := &list.ctrs[i]
+			if names[ct.Name] && ct.Name != "" {
+				c.errorf(cp.Child("name"), "duplicate container name %q", ct.Name)
 			}
-			if port.HostPort != 0 {
-				hp := strconv.Itoa(int(port.HostPort)) + "/" + string(port.Protocol)
-				if hostPorts[hp] {
-					c.errorf(pp.Child("hostPort"), "host port %s is used twice in the pod", hp)
+			names[ct.Name] = true
+			validateContainer(c, cp, ct, volumes, containers)
+			for j, port := range ct.Ports {
+				pp := cp.Child("ports").Index(j)
+				if port.Name != "" {
+					if ports[port.Name] {
+						c.errorf(pp.Child("name"), "duplicate port name %q in the pod", port.Name)
+					}
+					ports[port.Name] = true
 				}
-				hostPorts[hp] = true
+				if port.HostPort != 0 {
+					hp := strconv.Itoa(int(port.HostPort)) + "/" + string(port.Protocol)
+					if hostPorts[hp] {
+						c.errorf(pp.Child("hostPort"), "host port %s is used twice in the pod", hp)
+					}
+					hostPorts[hp] = true
+				}
 			}
 		}
 	}
@@ -55,10 +66,12 @@ func validatePodSpec(c *checker, p *field.Path, s *corev1.PodSpec) {
 		c.nonNegative(p.Child("terminationGracePeriodSeconds"), *g)
 	}
 	validateLabels(c, p.Child("nodeSelector"), s.NodeSelector)
+	validatePodSecurity(c, p.Child("securityContext"), s.SecurityContext)
+	validatePlacement(c, p, s)
 }
 
 // validateVolumes checks pod volumes and returns the declared names.
-func validateVolumes(c *checker, p *field.Path, vols []corev1.Volume) map[string]bool {
+func validateVolumes(c *checker, p *field.Path, vols []corev1.Volume, containers map[string]*corev1.Container) map[string]bool {
 	names := map[string]bool{}
 	for i, v := range vols {
 		vp := p.Index(i)
@@ -71,8 +84,11 @@ func validateVolumes(c *checker, p *field.Path, vols []corev1.Volume) map[string
 			c.errorf(vp.Child("name"), "duplicate volume name %q", v.Name)
 		}
 		names[v.Name] = true
-		if v.EmptyDir != nil && v.HostPath != nil {
+		if (v.EmptyDir != nil && v.HostPath != nil) || (v.DownwardAPI != nil && (v.EmptyDir != nil || v.HostPath != nil)) {
 			c.errorf(vp, "may not specify more than one volume type")
+		}
+		if v.DownwardAPI != nil {
+			validateDownwardVolume(c, vp.Child("downwardAPI"), v.DownwardAPI, containers)
 		}
 		if h := v.HostPath; h != nil {
 			hp := vp.Child("hostPath")
@@ -90,7 +106,7 @@ func validateVolumes(c *checker, p *field.Path, vols []corev1.Volume) map[string
 	return names
 }
 
-func validateContainer(c *checker, p *field.Path, ct *corev1.Container, volumes map[string]bool) {
+func validateContainer(c *checker, p *field.Path, ct *corev1.Container, volumes map[string]bool, containers map[string]*corev1.Container) {
 	if ct.Name == "" {
 		c.required(p.Child("name"))
 	} else {
@@ -111,13 +127,15 @@ func validateContainer(c *checker, p *field.Path, ct *corev1.Container, volumes 
 		}
 		c.oneOf(pp.Child("protocol"), string(port.Protocol), "TCP", "UDP", "SCTP")
 	}
-	for i, e := range ct.Env {
-		ep := p.Child("env").Index(i).Child("name")
+	for i := range ct.Env {
+		e := &ct.Env[i]
+		ep := p.Child("env").Index(i)
 		if e.Name == "" {
-			c.required(ep)
+			c.required(ep.Child("name"))
 		} else {
-			c.invalid(ep, e.Name, validation.IsEnvVarName(e.Name))
+			c.invalid(ep.Child("name"), e.Name, validation.IsEnvVarName(e.Name))
 		}
+		validateEnvSource(c, ep, e, ct, containers)
 	}
 	mounts := map[string]bool{}
 	for i, m := range ct.VolumeMounts {
@@ -141,6 +159,41 @@ func validateContainer(c *checker, p *field.Path, ct *corev1.Container, volumes 
 	validateResources(c, p.Child("resources"), &ct.Resources)
 	validateProbe(c, p.Child("readinessProbe"), ct.ReadinessProbe, ct, false)
 	validateProbe(c, p.Child("livenessProbe"), ct.LivenessProbe, ct, true)
+	validateProbe(c, p.Child("startupProbe"), ct.StartupProbe, ct, true)
+	if l := ct.Lifecycle; l != nil {
+		validateHook(c, p.Child("lifecycle", "postStart"), l.PostStart, ct)
+		validateHook(c, p.Child("lifecycle", "preStop"), l.PreStop, ct)
+	}
+	validateContainerSecurity(c, p.Child("securityContext"), ct.SecurityContext)
+}
+
+// validateHook checks a lifecycle handler: exactly one of exec and httpGet (the table
+// refuses tcpSocket and sleep).
+func validateHook(c *checker, p *field.Path, h *corev1.LifecycleHandler, ct *corev1.Container) {
+	if h == nil {
+		return
+	}
+	n := 0
+	if h.Exec != nil {
+		n++
+		if len(h.Exec.Command) == 0 {
+			c.required(p.Child("exec", "command"))
+		}
+	}
+	if g := h.HTTPGet; g != nil {
+		n++
+		validateProbePort(c, p.Child("httpGet", "port"), g.Port, ct)
+		c.oneOf(p.Child("httpGet", "scheme"), string(g.Scheme), "HTTP", "HTTPS")
+	}
+	if h.TCPSocket != nil {
+		n++
+	}
+	if h.Sleep != nil {
+		n++
+	}
+	if n != 1 {
+		c.errorf(p, "must specify exactly one handler: exec or httpGet")
+	}
 }
 
 func validateResources(c *checker, p *field.Path, r *corev1.ResourceRequirements) {
@@ -182,6 +235,10 @@ func validateProbe(c *checker, p *field.Path, pr *corev1.Probe, ct *corev1.Conta
 		if len(e.Command) == 0 {
 			c.required(p.Child("exec", "command"))
 		}
+	}
+	if g := pr.GRPC; g != nil {
+		handlers++
+		c.invalid(p.Child("grpc", "port"), g.Port, validation.IsValidPortNum(int(g.Port)))
 	}
 	switch {
 	case handlers == 0:

@@ -49,6 +49,7 @@ type NodeRegistration struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Capacity    Resources         `json:"capacity"`
 	Allocatable Resources         `json:"allocatable"`
+	Taints      []Taint           `json:"taints,omitempty"`
 }
 
 // Heartbeat keeps a node Ready. Heartbeats live in the leader's memory, not in raft.

@@ -20,16 +20,13 @@ import (
 type Agent struct {
 	cfg      Config
 	log      *slog.Logger
-	reporter *statusBatcher
+	reporter *statusReporter
 	pods     *podManager
 	net      *netSync
 
 	registered chan struct{} // closed after the first successful Register
 	// ignoredViews counts answers older than the applied view that were ignored.
 	ignoredViews atomic.Int64
-
-	mu   sync.Mutex
-	node api.Node // the last node record the servers returned
 }
 
 // NewAgent checks cfg and fills in its defaults (host capacity, intervals).
@@ -41,10 +38,10 @@ func NewAgent(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:        cfg,
 		log:        cfg.Logger.With("node", cfg.Name),
-		reporter:   newStatusBatcher(),
+		reporter:   newStatusReporter(),
 		registered: make(chan struct{}),
 	}
-	a.pods = newPodManager(a)
+	a.pods = newPodManager(cfg.Address, workerDepsFrom(&a.cfg, a.log, a.reporter.set))
 	a.net = &netSync{name: cfg.Name, address: cfg.Address, proxy: cfg.Proxy, routes: cfg.Routes, log: a.log}
 	return a, nil
 }
@@ -91,21 +88,8 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) registration() api.NodeRegistration {
 	return api.NodeRegistration{
 		Name: a.cfg.Name, Address: a.cfg.Address, AgentURL: a.cfg.AgentURL, Labels: a.cfg.Labels,
-		Capacity: a.cfg.Capacity, Allocatable: a.cfg.Allocatable,
+		Capacity: a.cfg.Capacity, Allocatable: a.cfg.Allocatable, Taints: a.cfg.Taints,
 	}
-}
-
-func (a *Agent) setNode(n api.Node) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.node = n
-}
-
-// Node returns the last node record the servers returned.
-func (a *Agent) Node() api.Node {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.node
 }
 
 // connectLoop registers and then heartbeats. After any failure it registers again
@@ -119,7 +103,6 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		if needRegister {
 			var n api.Node
 			if n, err = a.cfg.ControlPlane.Register(ctx, a.registration()); err == nil {
-				a.setNode(n)
 				needRegister = false
 				if first {
 					first = false
@@ -198,9 +181,6 @@ const maxBehindAnswers = 3
 
 // applyView hands one view to the pod manager and the network syncers.
 func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {
-	if view.Node.Name != "" {
-		a.setNode(view.Node)
-	}
 	a.pods.apply(ctx, view)
 	a.net.sync(ctx, view)
 }

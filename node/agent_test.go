@@ -1,21 +1,18 @@
-package node
+package node_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/nodetest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -24,7 +21,7 @@ import (
 // container is neither duplicated nor restarted, the IP stays, an exited container
 // continues from its attempt, and what is no longer assigned is removed.
 func TestAdoptionAfterAgentRestart(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
 	_, stop := runAgent(t, cfg)
 	cp.setPod(pod("keep", ctr("app")))
@@ -37,7 +34,7 @@ func TestAdoptionAfterAgentRestart(t *testing.T) {
 	stop()
 
 	// While no agent runs: a container exits, and the orphan is unassigned.
-	if err := rt.ExitContainer(FakeContainerID("crashed", "app", 0), 1); err != nil {
+	if err := rt.ExitContainer(nodetest.FakeContainerID("crashed", "app", 0), 1); err != nil {
 		t.Fatal(err)
 	}
 	cp.removePod("orphan")
@@ -49,7 +46,7 @@ func TestAdoptionAfterAgentRestart(t *testing.T) {
 	if r.Status.PodIP != before["keep"].Status.PodIP {
 		t.Errorf("IP changed from %s to %s", before["keep"].Status.PodIP, r.Status.PodIP)
 	}
-	if c := r.Status.Containers[0]; c.ContainerID != FakeContainerID("keep", "app", 0) || c.RestartCount != 0 {
+	if c := r.Status.Containers[0]; c.ContainerID != nodetest.FakeContainerID("keep", "app", 0) || c.RestartCount != 0 {
 		t.Errorf("adopted container %+v, want attempt 0 kept", c)
 	}
 	r = waitStatus(t, cp, "crashed", "restarted as attempt 1", func(r api.PodStatusReport) bool {
@@ -89,7 +86,7 @@ func TestAdoptionAfterAgentRestart(t *testing.T) {
 
 // Fencing by UID: a pod that disappears from the view is stopped and reported Gone.
 func TestFencingStopsUnassignedPods(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	runAgent(t, testConfig(t, rt, cp))
 	cp.setPod(pod("u1", ctr("app")))
 	cp.setPod(pod("u2", ctr("app")))
@@ -112,7 +109,7 @@ func TestFencingStopsUnassignedPods(t *testing.T) {
 // A lagging server's older (empty) view must not stop pods assigned since: the agent
 // ignores answers older than what it applied.
 func TestOlderViewDoesNotStopPods(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	a, _ := runAgent(t, testConfig(t, rt, cp))
 	cp.setPod(pod("u1", ctr("app")))
 	waitStatus(t, cp, "u1", "Running", running)
@@ -128,7 +125,7 @@ func TestOlderViewDoesNotStopPods(t *testing.T) {
 		defer cp.mu.Unlock()
 		return cp.staleServed == 2 && cp.holding > 0
 	})
-	if n := a.ignoredViews.Load(); n != 2 {
+	if n := node.IgnoredViews(a); n != 2 {
 		t.Fatalf("the agent ignored %d older views, want 2", n)
 	}
 	// Release with something new: the agent goes on from the view it had.
@@ -150,7 +147,7 @@ func TestOlderViewDoesNotStopPods(t *testing.T) {
 // A node that loses its servers keeps its pods (and does not clean up leftovers it
 // cannot check); when it reconnects it stops what is no longer assigned.
 func TestServersUnreachableKeepsPods(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
 	_, stop := runAgent(t, cfg)
 	cp.setPod(pod("u1", ctr("app")))
@@ -201,7 +198,7 @@ func TestHTTPAndTCPProbes(t *testing.T) {
 	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
 
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	rt.UseLoopbackIPs()
 	runAgent(t, testConfig(t, rt, cp))
 	c := ctr("web")
@@ -231,13 +228,13 @@ func TestHTTPAndTCPProbes(t *testing.T) {
 }
 
 func TestLogEndpoint(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
 	cfg.Token = "s3cret"
 	a, _ := runAgent(t, cfg)
 	cp.setPod(pod("u1", ctr("app")))
 	waitStatus(t, cp, "u1", "Running", running)
-	id := FakeContainerID("u1", "app", 0)
+	id := nodetest.FakeContainerID("u1", "app", 0)
 	for _, l := range []string{"one", "two", "three"} {
 		if err := rt.AppendLog(id, l); err != nil {
 			t.Fatal(err)
@@ -276,107 +273,5 @@ func TestLogEndpoint(t *testing.T) {
 	}
 	if code, _ := get(base+"?tail=x", "s3cret"); code != http.StatusBadRequest {
 		t.Errorf("bad tail: %d", code)
-	}
-}
-
-// The advertised agent URL is derived from the node address and the listen address.
-func TestAgentURL(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
-	cfg := testConfig(t, rt, cp)
-	cfg.AgentListen = "127.0.0.1:0"
-	a, err := NewAgent(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.cfg.AgentURL != "http://127.0.0.1:0" {
-		t.Errorf("agent URL %q", a.cfg.AgentURL)
-	}
-	if got := agentURL("192.0.2.1", ":10250"); got != "http://192.0.2.1:10250" {
-		t.Errorf("agentURL = %q", got)
-	}
-}
-
-type flakyCP struct {
-	*fakeCP
-	fail atomic.Bool
-}
-
-func (f *flakyCP) ReportStatus(ctx context.Context, r []api.PodStatusReport) error {
-	if f.fail.Load() {
-		return errors.New("leader unavailable")
-	}
-	return f.fakeCP.ReportStatus(ctx, r)
-}
-
-func TestStatusBatcherSendsChangesAndRetries(t *testing.T) {
-	cp := &flakyCP{fakeCP: newFakeCP("")}
-	b := newStatusBatcher()
-	ctx := context.Background()
-	log := testConfig(t, nil, nil).Logger
-	rep := func(uid string, phase corev1.PodPhase) api.PodStatusReport {
-		return api.PodStatusReport{UID: uid, Node: "n1", Status: api.PodStatus{Phase: phase, ObservedAt: time.Now()}}
-	}
-	b.set(rep("a", corev1.PodPending))
-	b.set(rep("a", corev1.PodRunning)) // coalesced: only the newest goes
-	b.set(rep("b", corev1.PodRunning))
-	b.flush(ctx, cp, log)
-	if n := len(cp.reports); n != 2 || cp.reports[0].Status.Phase != corev1.PodRunning {
-		t.Fatalf("first batch %+v", cp.reports)
-	}
-	b.set(rep("a", corev1.PodRunning)) // unchanged apart from ObservedAt
-	b.flush(ctx, cp, log)
-	if n := len(cp.reports); n != 2 {
-		t.Fatalf("an unchanged report was resent (%d reports)", n)
-	}
-	cp.fail.Store(true)
-	b.set(rep("a", corev1.PodFailed))
-	b.flush(ctx, cp, log)
-	cp.fail.Store(false)
-	b.flush(ctx, cp, log)
-	if n := len(cp.reports); n != 3 || cp.reports[2].Status.Phase != corev1.PodFailed {
-		t.Fatalf("failed batch not retried: %+v", cp.reports)
-	}
-}
-
-func TestRotateLog(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "app-0.log")
-	if err := rotateLog(p, 10); err != nil {
-		t.Fatalf("missing file: %v", err)
-	}
-	if err := os.WriteFile(p, []byte("0123456789abcdef\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := rotateLog(p, 10); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := os.ReadFile(p + ".1")
-	cur, _ := os.ReadFile(p)
-	if string(old) != "0123456789abcdef\n" || len(cur) != 0 {
-		t.Errorf("after rotation: old %q current %q", old, cur)
-	}
-}
-
-func TestExpandVars(t *testing.T) {
-	lookup := func(k string) (string, bool) {
-		v, ok := map[string]string{"A": "x", "B": "y"}[k]
-		return v, ok
-	}
-	for in, want := range map[string]string{
-		"$(A)-$(B)": "x-y", "$$(A)": "$(A)", "$(C)": "$(C)", "cost $5": "cost $5", "$(A": "$(A", "end$": "end$",
-	} {
-		if got := expandVars(in, lookup); got != want {
-			t.Errorf("expandVars(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestMemTotal(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "meminfo")
-	os.WriteFile(p, []byte("MemTotal:       24576000 kB\nMemFree: 1 kB\n"), 0o644)
-	if got, err := memTotal(p); err != nil || got != 24576000*1024 {
-		t.Errorf("memTotal = %d, %v", got, err)
-	}
-	if !strings.Contains(agentURL("10.0.0.5", "0.0.0.0:9000"), "10.0.0.5:9000") {
-		t.Error("agentURL does not substitute the node address for 0.0.0.0")
 	}
 }

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/internal/testenv"
+	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/nodetest"
 
 	"github.com/keelson/keelson/api"
 )
@@ -17,7 +19,7 @@ import (
 // the node's view to its Running+Ready report arriving at the control plane, on the
 // fake runtime (so the runtime costs nothing). Reported: p50/p99 per pod.
 func BenchmarkAssignToRunning(b *testing.B) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.0.0/16")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.0.0/16")
 	cfg := benchConfig(b, rt, cp)
 	_, stop := runAgentB(b, cfg)
 	defer stop()
@@ -44,7 +46,7 @@ func BenchmarkAssignToRunning(b *testing.B) {
 func BenchmarkManyPods(b *testing.B) {
 	const n = 1000
 	for i := 0; i < b.N; i++ {
-		rt, cp := NewFakeRuntime(), newFakeCP("10.244.0.0/16")
+		rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.0.0/16")
 		_, stop := runAgentB(b, benchConfig(b, rt, cp))
 		cp.mu.Lock()
 		for j := 0; j < n; j++ {
@@ -78,8 +80,8 @@ func waitCount(b *testing.B, cp *fakeCP, n int, cond func(api.PodStatusReport) b
 	})
 }
 
-func benchConfig(b *testing.B, rt Runtime, cp ControlPlane) Config {
-	return Config{
+func benchConfig(b *testing.B, rt node.Runtime, cp node.ControlPlane) node.Config {
+	return node.Config{
 		Name: "n1", Address: "192.0.2.1", DataDir: b.TempDir(),
 		Capacity:            api.Resources{MilliCPU: 4000, MemoryBytes: 8 << 30},
 		StatusBatchInterval: time.Millisecond, SyncInterval: time.Second, WatchWait: time.Second,
@@ -87,9 +89,9 @@ func benchConfig(b *testing.B, rt Runtime, cp ControlPlane) Config {
 	}
 }
 
-func runAgentB(b *testing.B, cfg Config) (*Agent, func()) {
+func runAgentB(b *testing.B, cfg node.Config) (*node.Agent, func()) {
 	b.Helper()
-	a, err := NewAgent(cfg)
+	a, err := node.NewAgent(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

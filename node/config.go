@@ -22,6 +22,7 @@ type Config struct {
 	AgentURL string
 	DataDir  string
 	Labels   map[string]string
+	Taints   []api.Taint // registered with the node; see ParseTaints
 	// Capacity defaults to the host's CPUs and MemTotal; Allocatable to Capacity.
 	Capacity    api.Resources
 	Allocatable api.Resources
@@ -64,8 +65,12 @@ type Config struct {
 
 	AllowedHostPaths []string
 	AllowPrivileged  bool
-	Logger           *slog.Logger
-	Clock            Clock
+	// AllowCapabilities lists the Linux capabilities (without "CAP_") a container's
+	// securityContext.capabilities.add may name; "ALL" allows any. Privileged
+	// containers may add any.
+	AllowCapabilities []string
+	Logger            *slog.Logger
+	Clock             Clock
 }
 
 // withDefaults validates cfg and fills in the defaults.

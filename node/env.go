@@ -13,9 +13,11 @@ import (
 // containerEnv builds a container's environment the Kubernetes way: first the
 // variables of every Service of the pod's namespace that has a ClusterIP (so programs
 // written for Kubernetes find their dependencies), then the container's own env, which
-// may refer to earlier variables as $(NAME). Services are the ones the node knows when
-// the container is created.
-func containerEnv(c *corev1.Container, namespace string, services []api.ServiceRecord) []string {
+// may refer to earlier variables as $(NAME), or come from the downward API (valueFrom,
+// never expanded, as in Kubernetes). Services are the ones the node knows when the
+// container is created.
+func containerEnv(c *corev1.Container, facts podFacts, services []api.ServiceRecord) ([]string, error) {
+	namespace := facts.pod.Namespace
 	var names []string
 	vals := map[string]string{}
 	set := func(k, v string) {
@@ -24,18 +26,38 @@ func containerEnv(c *corev1.Container, namespace string, services []api.ServiceR
 		}
 		vals[k] = v
 	}
-	for _, kv := range serviceEnv(namespace, services) {
-		set(kv[0], kv[1])
+	// enableServiceLinks: false (Kubernetes 1.13+) turns the service variables off.
+	if links := facts.pod.Spec.EnableServiceLinks; links == nil || *links {
+		for _, kv := range serviceEnv(namespace, services) {
+			set(kv[0], kv[1])
+		}
 	}
 	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
 	for _, e := range c.Env {
-		set(e.Name, expandVars(e.Value, lookup))
+		switch src := e.ValueFrom; {
+		case src == nil:
+			set(e.Name, expandVars(e.Value, lookup))
+		case src.FieldRef != nil:
+			v, err := facts.fieldValue(src.FieldRef.FieldPath)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			set(e.Name, v)
+		case src.ResourceFieldRef != nil:
+			v, err := facts.resourceValue(src.ResourceFieldRef, c.Name)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			set(e.Name, v)
+		default:
+			return nil, fmt.Errorf("env %s: only fieldRef and resourceFieldRef sources are supported", e.Name)
+		}
 	}
 	out := make([]string, len(names))
 	for i, k := range names {
 		out[i] = k + "=" + vals[k]
 	}
-	return out
+	return out, nil
 }
 
 // serviceEnv returns {SVC}_SERVICE_HOST, {SVC}_SERVICE_PORT, {SVC}_SERVICE_PORT_{PORT}

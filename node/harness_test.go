@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/internal/testenv"
+	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/nodetest"
 
 	"github.com/keelson/keelson/api"
 	corev1 "k8s.io/api/core/v1"
@@ -222,8 +224,8 @@ func (f *fakeCP) forget() {
 }
 
 // testConfig shrinks every duration so state machines move in milliseconds.
-func testConfig(t *testing.T, rt Runtime, cp ControlPlane) Config {
-	return Config{
+func testConfig(t *testing.T, rt node.Runtime, cp node.ControlPlane) node.Config {
+	return node.Config{
 		Name: "n1", Address: "192.0.2.1", DataDir: t.TempDir(),
 		Capacity:          api.Resources{MilliCPU: 4000, MemoryBytes: 8 << 30},
 		HeartbeatInterval: 20 * time.Millisecond, StatusBatchInterval: 10 * time.Millisecond,
@@ -236,9 +238,9 @@ func testConfig(t *testing.T, rt Runtime, cp ControlPlane) Config {
 }
 
 // runAgent starts an agent and returns a function that stops it and waits for Run.
-func runAgent(t *testing.T, cfg Config) (*Agent, func()) {
+func runAgent(t *testing.T, cfg node.Config) (*node.Agent, func()) {
 	t.Helper()
-	a, err := NewAgent(cfg)
+	a, err := node.NewAgent(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,13 +294,13 @@ func ctr(name string) corev1.Container {
 func int64p(v int64) *int64 { return &v }
 
 // podContainers lists the runtime's containers of one pod.
-func podContainers(t *testing.T, rt *FakeRuntime, uid string) []ContainerInfo {
+func podContainers(t *testing.T, rt *nodetest.FakeRuntime, uid string) []node.ContainerInfo {
 	t.Helper()
 	all, err := rt.ListContainers(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []ContainerInfo
+	var out []node.ContainerInfo
 	for _, c := range all {
 		if c.PodUID == uid {
 			out = append(out, c)

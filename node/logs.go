@@ -110,7 +110,7 @@ func (w *podWorker) rotateLogs() {
 		if cs.id == "" || cs.info.LogPath == "" {
 			continue
 		}
-		if err := rotateLog(cs.info.LogPath, w.a.cfg.LogMaxBytes); err != nil {
+		if err := rotateLog(cs.info.LogPath, w.deps.LogMaxBytes); err != nil {
 			w.log.Warn("rotate log", "container", name, "err", err)
 		}
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/keelson/keelson/api"
@@ -16,7 +17,10 @@ import (
 // after a restart) is stopped and reported Gone. Nothing is stopped before the first
 // view arrives, so a node that cannot reach the servers keeps its pods.
 type podManager struct {
-	a *Agent
+	nodeName, nodeAddress string
+	runtime               Runtime
+	log                   *slog.Logger
+	deps                  workerDeps // handed to every worker
 
 	mu      sync.Mutex
 	workers map[string]*podWorker
@@ -27,8 +31,11 @@ type podManager struct {
 	wg      sync.WaitGroup
 }
 
-func newPodManager(a *Agent) *podManager {
-	return &podManager{a: a, workers: map[string]*podWorker{}, gone: map[string]bool{}}
+func newPodManager(address string, deps workerDeps) *podManager {
+	return &podManager{
+		nodeName: deps.NodeName, nodeAddress: address, runtime: deps.Runtime, log: deps.Log, deps: deps,
+		workers: map[string]*podWorker{}, gone: map[string]bool{},
+	}
 }
 
 // viewEnv is the part of a view every worker needs besides its own pod.
@@ -40,7 +47,7 @@ type viewEnv struct {
 }
 
 func (m *podManager) apply(ctx context.Context, view *api.NodeView) {
-	env := viewEnv{nodeName: m.a.cfg.Name, nodeAddress: m.a.cfg.Address, podCIDR: view.Node.PodCIDR, services: view.Services}
+	env := viewEnv{nodeName: m.nodeName, nodeAddress: m.nodeAddress, podCIDR: view.Node.PodCIDR, services: view.Services}
 	var leftovers map[string]*adoption
 	if !m.adopted {
 		leftovers = m.listLeftovers(ctx)
@@ -55,7 +62,7 @@ func (m *podManager) apply(ctx context.Context, view *api.NodeView) {
 	live := map[string]bool{} // pod UIDs whose IP must not be reclaimed
 	for i := range view.Pods {
 		p := &view.Pods[i]
-		if p.Node != "" && p.Node != m.a.cfg.Name {
+		if p.Node != "" && p.Node != m.nodeName {
 			continue
 		}
 		inView[p.UID] = true
@@ -103,9 +110,9 @@ func (m *podManager) apply(ctx context.Context, view *api.NodeView) {
 				live[uid] = true
 			}
 		}
-		if r, ok := m.a.cfg.Runtime.(ipReconciler); ok {
+		if r, ok := m.runtime.(ipReconciler); ok {
 			if err := r.ReconcileIPs(ctx, live); err != nil {
-				m.a.log.Warn("IP reconciliation failed", "err", err)
+				m.log.Warn("IP reconciliation failed", "err", err)
 			}
 		}
 	}
@@ -119,15 +126,15 @@ type adoption struct {
 
 // listLeftovers lists what the runtime holds, by pod UID; nil on error.
 func (m *podManager) listLeftovers(ctx context.Context) map[string]*adoption {
-	rt := m.a.cfg.Runtime
+	rt := m.runtime
 	sbs, err := rt.ListSandboxes(ctx)
 	if err != nil {
-		m.a.log.Warn("list sandboxes for adoption", "err", err)
+		m.log.Warn("list sandboxes for adoption", "err", err)
 		return nil
 	}
 	ctrs, err := rt.ListContainers(ctx)
 	if err != nil {
-		m.a.log.Warn("list containers for adoption", "err", err)
+		m.log.Warn("list containers for adoption", "err", err)
 		return nil
 	}
 	out := map[string]*adoption{}
@@ -149,7 +156,7 @@ func (m *podManager) listLeftovers(ctx context.Context) map[string]*adoption {
 
 // startWorker must be called with m.mu held.
 func (m *podManager) startWorker(ctx context.Context, uid string, ad *adoption) *podWorker {
-	w := newPodWorker(m.a, uid, ad)
+	w := newPodWorker(m.deps, uid, ad)
 	m.workers[uid] = w
 	m.wg.Add(1)
 	go func() {
@@ -166,10 +173,3 @@ func (m *podManager) startWorker(ctx context.Context, uid string, ad *adoption) 
 
 // wait blocks until every worker goroutine has returned (after ctx ended).
 func (m *podManager) wait() { m.wg.Wait() }
-
-// workerCount is for tests and metrics.
-func (m *podManager) workerCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.workers)
-}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/keelson/keelson/api"
@@ -11,7 +12,7 @@ import (
 // until every container has started once, Running while any runs or will be
 // restarted, Succeeded/Failed when all exited for good.
 func (w *podWorker) status() api.PodStatus {
-	st := api.PodStatus{StartedAt: w.startedAt, ObservedAt: w.a.cfg.Clock.Now()}
+	st := api.PodStatus{StartedAt: w.startedAt, ObservedAt: w.deps.Clock.Now()}
 	if w.sandbox != nil {
 		st.PodIP = w.sandbox.IP
 	}
@@ -31,9 +32,19 @@ func (w *podWorker) status() api.PodStatus {
 		allReady = allReady && s.Ready
 		st.Containers = append(st.Containers, s)
 	}
+	initDone, initReason, initMessage := w.initStatus(&st)
+	if !initDone {
+		for i := range st.Containers { // as the kubelet words it while init runs
+			if c := &st.Containers[i]; c.State == api.ContainerWaiting && c.Reason == "ContainerCreating" {
+				c.Reason = "PodInitializing"
+			}
+		}
+	}
 	switch {
 	case w.failReason != "":
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, w.failReason, w.failMessage
+	case w.sandbox != nil && !initDone:
+		st.Phase, st.Reason, st.Message = corev1.PodPending, initReason, initMessage
 	case w.sandbox == nil || pending > 0:
 		st.Phase, st.Reason, st.Message = corev1.PodPending, w.waitReason, w.waitMessage
 	case len(st.Containers) > 0 && done == len(st.Containers) && failed > 0:
@@ -67,12 +78,8 @@ func (w *podWorker) containerNames() []string {
 
 func (w *podWorker) containerStatus(name string) api.ContainerStatus {
 	s := api.ContainerStatus{Name: name, State: api.ContainerWaiting, Reason: "ContainerCreating"}
-	if w.pod != nil {
-		for _, c := range w.pod.Spec.Containers {
-			if c.Name == name {
-				s.Image = c.Image
-			}
-		}
+	if c := w.specContainer(name); c != nil {
+		s.Image = c.Image
 	}
 	cs := w.ctrs[name]
 	if cs == nil {
@@ -110,4 +117,30 @@ func terminationReason(code int32) string {
 		return "Completed"
 	}
 	return "Error"
+}
+
+// initStatus fills in the init containers' statuses and says whether all have
+// succeeded; if not, the pod's reason in kubectl's words: Init:N/M while they run,
+// Init:<reason> when the current one waits (Init:CrashLoopBackOff).
+func (w *podWorker) initStatus(st *api.PodStatus) (done bool, reason, message string) {
+	if w.pod == nil || len(w.pod.Spec.InitContainers) == 0 {
+		return true, "", ""
+	}
+	total, succeeded := len(w.pod.Spec.InitContainers), 0
+	for _, c := range w.pod.Spec.InitContainers {
+		s := w.containerStatus(c.Name)
+		s.Ready = s.State == api.ContainerTerminated && s.ExitCode == 0
+		st.InitContainers = append(st.InitContainers, s)
+		if s.Ready {
+			succeeded++
+			continue
+		}
+		if reason == "" {
+			reason = fmt.Sprintf("Init:%d/%d", succeeded, total)
+			if s.State == api.ContainerWaiting && s.Reason != "" && s.Reason != "ContainerCreating" {
+				reason, message = "Init:"+s.Reason, s.Message
+			}
+		}
+	}
+	return succeeded == total, reason, message
 }

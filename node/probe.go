@@ -61,6 +61,8 @@ func (p *hostProber) Probe(ctx context.Context, t ProbeTarget, pr *corev1.Probe)
 		return nil
 	case h.HTTPGet != nil:
 		return p.httpGet(ctx, t, h.HTTPGet)
+	case h.GRPC != nil:
+		return grpcProbe(ctx, t.PodIP, h.GRPC)
 	case h.TCPSocket != nil:
 		port, err := resolvePort(h.TCPSocket.Port, t.Container)
 		if err != nil {
@@ -105,6 +107,10 @@ func (p *hostProber) httpGet(ctx context.Context, t ProbeTarget, g *corev1.HTTPG
 	}
 	req.Header.Set("User-Agent", "keelson-probe")
 	for _, hd := range g.HTTPHeaders {
+		if strings.EqualFold(hd.Name, "Host") {
+			req.Host = hd.Value // Go sends req.Host, never a Host entry of Header (the kubelet does the same)
+			continue
+		}
 		req.Header.Add(hd.Name, hd.Value)
 	}
 	resp, err := p.client.Do(req)
@@ -182,41 +188,69 @@ func (w *podWorker) stopAllProbes() {
 }
 
 // ensureProbes starts the probe goroutines of a running attempt once. A container
-// without probes costs no goroutine: it is ready as soon as it runs.
+// without probes costs no goroutine: it is ready as soon as it runs. A startup probe
+// holds back readiness and liveness until it succeeds, as in Kubernetes, and its
+// failure restarts the container like a failed liveness probe.
 func (w *podWorker) ensureProbes(ctx context.Context, cs *ctrState, c *corev1.Container) {
 	if cs.probes != nil && cs.probes.id == cs.id {
 		return
 	}
 	cs.stopProbes()
-	pr := &probeResults{id: cs.id, ready: c.ReadinessProbe == nil}
+	pr := &probeResults{id: cs.id, ready: c.ReadinessProbe == nil && c.StartupProbe == nil}
 	cs.probes = pr
-	if c.ReadinessProbe == nil && c.LivenessProbe == nil {
+	if c.ReadinessProbe == nil && c.LivenessProbe == nil && c.StartupProbe == nil {
 		return
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	pr.cancel = cancel
 	target := ProbeTarget{PodIP: w.sandbox.IP, ContainerID: cs.id, Container: c}
-	for _, p := range []struct {
-		probe    *corev1.Probe
-		liveness bool
-	}{{c.ReadinessProbe, false}, {c.LivenessProbe, true}} {
-		if p.probe == nil {
-			continue
+	w.probeWG.Add(1)
+	go func() {
+		defer w.probeWG.Done()
+		if c.StartupProbe != nil {
+			if !w.runProbe(pctx, c.StartupProbe, startupProbe, target, pr) {
+				return
+			}
+			if c.ReadinessProbe == nil {
+				pr.mu.Lock()
+				pr.ready = true
+				pr.mu.Unlock()
+				w.wake()
+			}
 		}
-		w.probeWG.Add(1)
-		go func() {
-			defer w.probeWG.Done()
-			w.runProbe(pctx, p.probe, p.liveness, target, pr)
-		}()
-	}
+		var wg sync.WaitGroup
+		for _, p := range []struct {
+			probe *corev1.Probe
+			kind  probeKind
+		}{{c.ReadinessProbe, readinessProbe}, {c.LivenessProbe, livenessProbe}} {
+			if p.probe == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.runProbe(pctx, p.probe, p.kind, target, pr)
+			}()
+		}
+		wg.Wait()
+	}()
 }
+
+type probeKind int
+
+const (
+	readinessProbe probeKind = iota
+	livenessProbe
+	startupProbe
+)
 
 // runProbe probes periodically with the Kubernetes defaults (period 10, timeout 1,
 // success 1, failure 3 "seconds"/times). Readiness flips after successThreshold
-// successes or failureThreshold failures in a row; liveness reports a failure after
-// failureThreshold failures and ends (the container is restarted with new probes).
-func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, liveness bool, t ProbeTarget, pr *probeResults) {
-	unit := w.a.cfg.SpecSecond
+// successes or failureThreshold failures in a row; liveness and startup report a
+// failure after failureThreshold failures and end (the container is restarted with
+// new probes); startup ends with true at its first success.
+func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, kind probeKind, t ProbeTarget, pr *probeResults) bool {
+	unit := w.deps.SpecSecond
 	secs := func(v, def int32) time.Duration {
 		if v <= 0 {
 			v = def
@@ -229,40 +263,48 @@ func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, liveness bool
 		failure = 3
 	}
 	if p.InitialDelaySeconds > 0 && !sleepCtx(ctx, time.Duration(p.InitialDelaySeconds)*unit) {
-		return
+		return false
 	}
+	fatal := kind != readinessProbe
 	var okRun, failRun int32
 	for {
 		pctx, cancel := context.WithTimeout(ctx, timeout)
-		err := w.a.cfg.Prober.Probe(pctx, t, p)
+		err := w.deps.Prober.Probe(pctx, t, p)
 		cancel()
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if err == nil {
 			okRun, failRun = okRun+1, 0
 		} else {
 			okRun, failRun = 0, failRun+1
 		}
+		if kind == startupProbe && okRun >= 1 {
+			return true
+		}
 		changed := false
 		pr.mu.Lock()
 		switch {
-		case liveness && failRun >= failure:
-			pr.liveFailed, pr.liveWhy, changed = true, err.Error(), true
-		case !liveness && okRun >= success && !pr.ready:
+		case fatal && failRun >= failure:
+			why := "liveness probe failed: " + err.Error()
+			if kind == startupProbe {
+				why = "startup probe failed: " + err.Error()
+			}
+			pr.liveFailed, pr.liveWhy, changed = true, why, true
+		case kind == readinessProbe && okRun >= success && !pr.ready:
 			pr.ready, changed = true, true
-		case !liveness && failRun >= failure && pr.ready:
+		case kind == readinessProbe && failRun >= failure && pr.ready:
 			pr.ready, changed = false, true
 		}
 		pr.mu.Unlock()
 		if changed {
 			w.wake()
 		}
-		if liveness && failRun >= failure {
-			return
+		if fatal && failRun >= failure {
+			return false
 		}
 		if !sleepCtx(ctx, period) {
-			return
+			return false
 		}
 	}
 }

@@ -100,7 +100,33 @@ type ContainerConfig struct {
 	MemoryLimit   int64 // bytes, 0 = unlimited
 	// LogPath is the file the runtime appends the container's stdout/stderr to.
 	LogPath string
+	// Security is the container's effective security context (the pod's merged with
+	// the container's), which the runtime maps to the OCI spec.
+	Security SecurityConfig
 }
+
+// SecurityConfig is a container's security context in runtime terms.
+type SecurityConfig struct {
+	RunAsUser  *int64 // nil: the image's user
+	RunAsGroup *int64 // nil: the user's primary group in the image (or 0)
+	// RunAsNonRoot refuses to create a container whose effective user is root
+	// (ErrContainerConfig).
+	RunAsNonRoot       bool
+	SupplementalGroups []int64 // fsGroup and supplementalGroups
+	ReadOnlyRootFS     bool
+	NoNewPrivileges    bool
+	Privileged         bool
+	// CapAdd and CapDrop are capability names with the CAP_ prefix, or "ALL".
+	CapAdd, CapDrop []string
+	// SeccompRuntimeDefault applies the runtime's default seccomp profile; otherwise
+	// the container is unconfined (Kubernetes' default).
+	SeccompRuntimeDefault bool
+}
+
+// ErrContainerConfig marks a container the runtime refuses to create because of its
+// configuration (Kubernetes' CreateContainerConfigError), e.g. runAsNonRoot with an
+// image that runs as root. Retrying does not help until the spec or image changes.
+var ErrContainerConfig = errors.New("container configuration refused")
 
 // Mount binds a host directory into a container.
 type Mount struct {

@@ -11,24 +11,25 @@ import (
 	"github.com/keelson/keelson/api"
 )
 
-// statusBatcher collects the pod workers' status reports and sends only the ones that
-// changed since they were last delivered, at most once per interval, in one call. A
+// statusReporter collects the pod workers' status reports and sends only the ones that
+// changed since they were last delivered, at most once per interval, in one call. (The
+// server's statusBatcher is the other end: it group-commits many agents' reports.) A
 // failed send keeps the reports for the next tick (unless a newer one replaced them),
 // so a report is never lost while servers are unreachable, and a burst of changes to
 // one pod costs one report.
-type statusBatcher struct {
+type statusReporter struct {
 	mu      sync.Mutex
 	pending map[string]api.PodStatusReport // by UID: the newest undelivered report
 	sent    map[string]api.PodStatusReport // by UID: the last delivered report
 }
 
-func newStatusBatcher() *statusBatcher {
-	return &statusBatcher{pending: map[string]api.PodStatusReport{}, sent: map[string]api.PodStatusReport{}}
+func newStatusReporter() *statusReporter {
+	return &statusReporter{pending: map[string]api.PodStatusReport{}, sent: map[string]api.PodStatusReport{}}
 }
 
 // set records the newest report of a pod; a report equal to the delivered one (apart
 // from its observation time) is dropped.
-func (b *statusBatcher) set(r api.PodStatusReport) {
+func (b *statusReporter) set(r api.PodStatusReport) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if last, ok := b.sent[r.UID]; ok && sameReport(last, r) {
@@ -44,7 +45,7 @@ func sameReport(a, b api.PodStatusReport) bool {
 }
 
 // take removes and returns the pending reports, ordered by UID.
-func (b *statusBatcher) take() []api.PodStatusReport {
+func (b *statusReporter) take() []api.PodStatusReport {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.pending) == 0 {
@@ -60,7 +61,7 @@ func (b *statusBatcher) take() []api.PodStatusReport {
 }
 
 // done records the outcome of sending batch.
-func (b *statusBatcher) done(batch []api.PodStatusReport, err error) {
+func (b *statusReporter) done(batch []api.PodStatusReport, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range batch {
@@ -78,7 +79,7 @@ func (b *statusBatcher) done(batch []api.PodStatusReport, err error) {
 	}
 }
 
-func (b *statusBatcher) flush(ctx context.Context, cp ControlPlane, log *slog.Logger) {
+func (b *statusReporter) flush(ctx context.Context, cp ControlPlane, log *slog.Logger) {
 	batch := b.take()
 	if len(batch) == 0 {
 		return
@@ -90,7 +91,7 @@ func (b *statusBatcher) flush(ctx context.Context, cp ControlPlane, log *slog.Lo
 	b.done(batch, err)
 }
 
-func (b *statusBatcher) run(ctx context.Context, interval time.Duration, cp ControlPlane, log *slog.Logger) {
+func (b *statusReporter) run(ctx context.Context, interval time.Duration, cp ControlPlane, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

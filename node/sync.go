@@ -44,7 +44,7 @@ func (w *podWorker) ctr(name string) *ctrState {
 // syncRun moves a pod with Desire Run one step towards running and returns when it
 // wants to be synced again.
 func (w *podWorker) syncRun(ctx context.Context) time.Duration {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	if w.failReason != "" {
 		return cfg.SyncInterval
 	}
@@ -86,13 +86,43 @@ func (w *podWorker) syncRun(ctx context.Context) time.Duration {
 		w.adoptContainers(ctx)
 		w.adopt = nil
 	}
-	next := cfg.SyncInterval
 	now := cfg.Clock.Now()
-	for i := range w.pod.Spec.Containers {
-		next = min(next, w.syncContainer(ctx, &w.pod.Spec.Containers[i], now))
+	next, initDone := w.syncInit(ctx, now)
+	if initDone {
+		for i := range w.pod.Spec.Containers {
+			next = min(next, w.syncContainer(ctx, &w.pod.Spec.Containers[i], w.pod.Spec.RestartPolicy, now))
+		}
 	}
 	w.rotateLogs()
 	return max(next, 0)
+}
+
+// syncInit runs the init containers one after the other, each to a successful exit,
+// and reports whether all have succeeded. A failed init container is retried with
+// backoff unless the pod's restartPolicy is Never, which fails the pod (Kubernetes'
+// rules: for init containers Always means OnFailure).
+func (w *podWorker) syncInit(ctx context.Context, now time.Time) (time.Duration, bool) {
+	policy := corev1.RestartPolicyOnFailure
+	if w.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		policy = corev1.RestartPolicyNever
+	}
+	next := w.deps.SyncInterval
+	for i := range w.pod.Spec.InitContainers {
+		c := &w.pod.Spec.InitContainers[i]
+		cs := w.ctr(c.Name)
+		if !cs.done {
+			next = w.syncContainer(ctx, c, policy, now)
+		}
+		if !cs.done {
+			return next, false
+		}
+		if code := cs.lastTerm.ExitCode; code != 0 {
+			w.failReason = "InitContainerFailed"
+			w.failMessage = fmt.Sprintf("init container %q exited with code %d and restartPolicy is Never", c.Name, code)
+			return w.deps.SyncInterval, false
+		}
+	}
+	return next, true
 }
 
 // adoptContainers takes over what a previous agent left: per container name the
@@ -100,8 +130,10 @@ func (w *podWorker) syncRun(ctx context.Context) time.Duration {
 // one is not duplicated); older attempts and containers the spec no longer has go.
 func (w *podWorker) adoptContainers(ctx context.Context) {
 	inSpec := map[string]bool{}
-	for _, c := range w.pod.Spec.Containers {
-		inSpec[c.Name] = true
+	for _, list := range [][]corev1.Container{w.pod.Spec.InitContainers, w.pod.Spec.Containers} {
+		for _, c := range list {
+			inSpec[c.Name] = true
+		}
 	}
 	best := map[string]ContainerInfo{}
 	var extra []ContainerInfo
@@ -124,7 +156,7 @@ func (w *podWorker) adoptContainers(ctx context.Context) {
 		cs.id, cs.attempt, cs.created, cs.info = c.ID, c.Attempt, true, c
 		w.log.Info("adopted container", "container", name, "id", c.ID, "state", c.State)
 	}
-	rt := w.a.cfg.Runtime
+	rt := w.deps.Runtime
 	for _, c := range extra {
 		if err := rt.StopContainer(ctx, c.ID, w.gracePeriod()); err != nil {
 			w.log.Warn("stop stale container", "id", c.ID, "err", err)
@@ -139,8 +171,8 @@ func (w *podWorker) adoptContainers(ctx context.Context) {
 // syncContainer drives one container: observe the current attempt, restart it per
 // restart policy and backoff, or create the next attempt. It returns when it wants to
 // be looked at again.
-func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now time.Time) time.Duration {
-	cfg := &w.a.cfg
+func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, policy corev1.RestartPolicy, now time.Time) time.Duration {
+	cfg := &w.deps
 	rt := cfg.Runtime
 	cs := w.ctr(c.Name)
 	if cs.done {
@@ -173,16 +205,16 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now 
 			if !failed {
 				return cfg.SyncInterval
 			}
-			w.log.Info("liveness probe failed; restarting container", "container", c.Name, "why", why)
+			w.log.Info("probe failed; restarting container", "container", c.Name, "why", why)
 			cs.stopProbes()
-			if err := rt.StopContainer(ctx, cs.id, w.gracePeriod()); err != nil {
+			if err := w.stopContainer(ctx, cs.id, c.Name, w.gracePeriod()); err != nil {
 				w.log.Warn("stop container", "container", c.Name, "err", err)
 				return cfg.SyncInterval
 			}
 			if cs.info, err = rt.ContainerStatus(ctx, cs.id); err != nil {
 				return cfg.SyncInterval
 			}
-			cs.termMessage = "liveness probe failed: " + why
+			cs.termMessage = why
 			if cs.info.State == "running" {
 				return cfg.SyncInterval
 			}
@@ -190,7 +222,7 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now 
 		// The attempt has exited.
 		cs.stopProbes()
 		if cs.handled != cs.id {
-			w.accountExit(cs, c, now)
+			w.accountExit(cs, c, policy, now)
 		}
 		if cs.done {
 			return cfg.SyncInterval
@@ -210,12 +242,12 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, now 
 }
 
 // accountExit records an attempt's exit once and decides about its restart.
-func (w *podWorker) accountExit(cs *ctrState, c *corev1.Container, now time.Time) {
-	cfg := &w.a.cfg
+func (w *podWorker) accountExit(cs *ctrState, c *corev1.Container, policy corev1.RestartPolicy, now time.Time) {
+	cfg := &w.deps
 	cs.handled = cs.id
 	term := cs.info
 	cs.lastTerm = &term
-	if !shouldRestart(w.pod.Spec.RestartPolicy, term.ExitCode) {
+	if !shouldRestart(policy, term.ExitCode) {
 		cs.done = true
 		w.log.Info("container exited; not restarting", "container", c.Name, "exitCode", term.ExitCode)
 		return
@@ -244,7 +276,7 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 
 // startNext pulls the image and creates and starts the container's next attempt.
 func (w *podWorker) startNext(ctx context.Context, cs *ctrState, c *corev1.Container, now time.Time) time.Duration {
-	cfg := &w.a.cfg
+	cfg := &w.deps
 	rt := cfg.Runtime
 	if now.Before(cs.pullRetryAt) {
 		return cs.pullRetryAt.Sub(now)
@@ -273,6 +305,9 @@ func (w *podWorker) startNext(ctx context.Context, cs *ctrState, c *corev1.Conta
 	id, err := rt.CreateContainer(ctx, ccfg)
 	if err != nil {
 		cs.waitReason, cs.waitMessage = "CreateContainerError", err.Error()
+		if errors.Is(err, ErrContainerConfig) {
+			cs.waitReason = "CreateContainerConfigError"
+		}
 		w.log.Warn("create container", "container", c.Name, "err", err)
 		return cfg.SyncInterval
 	}
@@ -284,6 +319,17 @@ func (w *podWorker) startNext(ctx context.Context, cs *ctrState, c *corev1.Conta
 		return cfg.SyncInterval
 	}
 	cs.waitReason, cs.waitMessage, cs.termMessage = "", "", ""
+	// postStart runs before the container counts as started; its failure kills the
+	// container (which then restarts per the restart policy), as in Kubernetes.
+	if l := c.Lifecycle; l != nil && l.PostStart != nil {
+		if err := w.runHook(ctx, "postStart", l.PostStart, c, id, w.gracePeriod()); err != nil {
+			w.log.Info("postStart hook failed; killing container", "container", c.Name, "err", err)
+			if err := rt.StopContainer(ctx, id, w.gracePeriod()); err != nil {
+				w.log.Warn("stop container", "container", c.Name, "err", err)
+			}
+			cs.termMessage = "FailedPostStartHook: " + err.Error()
+		}
+	}
 	return 0 // observe the new attempt right away
 }
 

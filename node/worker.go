@@ -26,7 +26,7 @@ type podUpdate struct {
 // touched only by the worker's goroutine, so the state machine needs no locks; probe
 // goroutines talk back through probeResults and a poke.
 type podWorker struct {
-	a       *Agent
+	deps    workerDeps
 	log     *slog.Logger
 	uid     string
 	updates chan podUpdate // size 1: a newer update replaces an unread one
@@ -48,9 +48,9 @@ type podWorker struct {
 	ctrs        map[string]*ctrState
 }
 
-func newPodWorker(a *Agent, uid string, ad *adoption) *podWorker {
+func newPodWorker(deps workerDeps, uid string, ad *adoption) *podWorker {
 	return &podWorker{
-		a: a, uid: uid, log: a.log.With("pod", uid), adopt: ad,
+		deps: deps, uid: uid, log: deps.Log.With("pod", uid), adopt: ad,
 		updates: make(chan podUpdate, 1), poke: make(chan struct{}, 1),
 		ctrs: map[string]*ctrState{},
 	}
@@ -110,7 +110,7 @@ func (w *podWorker) run(ctx context.Context) bool {
 				}
 				w.log.Warn("stopping pod failed; will retry", "err", err)
 				w.report(false)
-				timer.Reset(w.a.cfg.SyncInterval)
+				timer.Reset(w.deps.SyncInterval)
 				continue
 			}
 			w.report(true)
@@ -127,10 +127,10 @@ func (w *podWorker) run(ctx context.Context) bool {
 }
 
 func (w *podWorker) report(gone bool) {
-	w.a.reporter.set(api.PodStatusReport{UID: w.uid, Node: w.a.cfg.Name, Status: w.status(), Gone: gone})
+	w.deps.Report(api.PodStatusReport{UID: w.uid, Node: w.deps.NodeName, Status: w.status(), Gone: gone})
 }
 
-func (w *podWorker) podDir() string { return filepath.Join(w.a.cfg.DataDir, "pods", w.uid) }
+func (w *podWorker) podDir() string { return filepath.Join(w.deps.DataDir, "pods", w.uid) }
 
 // gracePeriod is the pod's terminationGracePeriodSeconds (default 30).
 func (w *podWorker) gracePeriod() time.Duration {
@@ -138,7 +138,7 @@ func (w *podWorker) gracePeriod() time.Duration {
 	if w.pod != nil && w.pod.Spec.TerminationGracePeriodSeconds != nil {
 		secs = *w.pod.Spec.TerminationGracePeriodSeconds
 	}
-	return time.Duration(secs) * w.a.cfg.SpecSecond
+	return time.Duration(secs) * w.deps.SpecSecond
 }
 
 // terminate stops every container of the pod (in parallel, each with the grace period),
@@ -146,7 +146,7 @@ func (w *podWorker) gracePeriod() time.Duration {
 // rather than trusting the worker's memory, so leftovers of a crashed agent go too.
 func (w *podWorker) terminate(ctx context.Context) error {
 	w.stopAllProbes()
-	rt := w.a.cfg.Runtime
+	rt := w.deps.Runtime
 	all, err := rt.ListContainers(ctx)
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
@@ -167,7 +167,7 @@ func (w *podWorker) terminate(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := rt.StopContainer(ctx, c.ID, grace); err != nil {
+			if err := w.stopContainer(ctx, c.ID, c.Name, grace); err != nil {
 				errs[i] = fmt.Errorf("stop %s: %w", c.Name, err)
 			}
 		}()

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/nodetest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestPodStartsRunningAndReady(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
 	runAgent(t, cfg)
 	cp.setPod(pod("u1", ctr("app"), ctr("sidecar")))
@@ -30,7 +32,7 @@ func TestPodStartsRunningAndReady(t *testing.T) {
 			t.Errorf("container %+v, want running, ready, started, no restarts", c)
 		}
 	}
-	ccfg, ok := rt.ContainerConfigOf(FakeContainerID("u1", "app", 0))
+	ccfg, ok := rt.ContainerConfigOf(nodetest.FakeContainerID("u1", "app", 0))
 	if !ok {
 		t.Fatal("container app attempt 0 not created")
 	}
@@ -43,8 +45,8 @@ func TestPodStartsRunningAndReady(t *testing.T) {
 }
 
 func TestCrashLoopBackOffDoublesAndCaps(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
-	rt.ScriptContainer("app", ContainerScript{Exit: true, ExitCode: 1})
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.ScriptContainer("app", nodetest.ContainerScript{Exit: true, ExitCode: 1})
 	runAgent(t, testConfig(t, rt, cp)) // backoff 100ms doubling to 400ms
 	cp.setPod(pod("u1", ctr("app")))
 
@@ -81,8 +83,8 @@ func TestCrashLoopBackOffDoublesAndCaps(t *testing.T) {
 }
 
 func TestBackoffResetsAfterLongRun(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
-	rt.ScriptContainer("app", ContainerScript{Exit: true, ExitAfter: 60 * time.Millisecond, ExitCode: 2})
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt.ScriptContainer("app", nodetest.ContainerScript{Exit: true, ExitAfter: 60 * time.Millisecond, ExitCode: 2})
 	cfg := testConfig(t, rt, cp)
 	cfg.BackoffReset = 50 * time.Millisecond // every attempt runs "long enough"
 	runAgent(t, cfg)
@@ -112,8 +114,8 @@ func TestRestartPolicies(t *testing.T) {
 		{corev1.RestartPolicyOnFailure, 1, corev1.PodRunning, "", true},
 	} {
 		t.Run(string(tc.policy)+"/"+tc.reason, func(t *testing.T) {
-			rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
-			rt.ScriptContainer("job", ContainerScript{Exit: true, ExitAfter: 20 * time.Millisecond, ExitCode: tc.exitCode})
+			rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+			rt.ScriptContainer("job", nodetest.ContainerScript{Exit: true, ExitAfter: 20 * time.Millisecond, ExitCode: tc.exitCode})
 			runAgent(t, testConfig(t, rt, cp))
 			p := pod("u1", ctr("job"))
 			p.Spec.RestartPolicy = tc.policy
@@ -149,7 +151,7 @@ func execProbe(failureThreshold int32) *corev1.Probe {
 }
 
 func TestReadinessGatesReady(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	rt.SetExecResult("app", 1)
 	runAgent(t, testConfig(t, rt, cp))
 	c := ctr("app")
@@ -170,7 +172,7 @@ func TestReadinessGatesReady(t *testing.T) {
 }
 
 func TestLivenessFailureRestarts(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	runAgent(t, testConfig(t, rt, cp))
 	c := ctr("app")
 	c.LivenessProbe = execProbe(2)
@@ -200,14 +202,14 @@ func TestLivenessFailureRestarts(t *testing.T) {
 func TestGracefulStop(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		script ContainerScript
+		script nodetest.ContainerScript
 		exit   int32
 	}{
-		{"TERM handled", ContainerScript{}, 143},
-		{"TERM ignored then KILL", ContainerScript{IgnoreTERM: true}, 137},
+		{"TERM handled", nodetest.ContainerScript{}, 143},
+		{"TERM ignored then KILL", nodetest.ContainerScript{IgnoreTERM: true}, 137},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+			rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 			rt.ScriptContainer("app", tc.script)
 			cfg := testConfig(t, rt, cp)
 			runAgent(t, cfg)
@@ -237,7 +239,7 @@ func TestGracefulStop(t *testing.T) {
 }
 
 func TestImagePullFailureThenRecovery(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	rt.FailPull("registry.local/app:v1", errFakePull)
 	runAgent(t, testConfig(t, rt, cp))
 	cp.setPod(pod("u1", ctr("app")))
@@ -255,7 +257,7 @@ func TestImagePullFailureThenRecovery(t *testing.T) {
 }
 
 func TestWaitsForPodCIDR(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("")
 	runAgent(t, testConfig(t, rt, cp))
 	cp.setPod(pod("u1", ctr("app")))
 	waitStatus(t, cp, "u1", "WaitingForPodCIDR", func(r api.PodStatusReport) bool {
@@ -273,7 +275,7 @@ func TestWaitsForPodCIDR(t *testing.T) {
 
 func TestHostPathPolicy(t *testing.T) {
 	allowed := t.TempDir()
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
 	cfg.AllowedHostPaths = []string{allowed}
 	runAgent(t, cfg)
@@ -296,29 +298,14 @@ func TestHostPathPolicy(t *testing.T) {
 	ok.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}
 	cp.setPod(ok)
 	waitStatus(t, cp, "good", "Running", running)
-	ccfg, _ := rt.ContainerConfigOf(FakeContainerID("good", "app", 0))
-	if len(ccfg.Mounts) != 1 || ccfg.Mounts[0] != (Mount{HostPath: dir, ContainerPath: "/data", ReadOnly: true}) {
+	ccfg, _ := rt.ContainerConfigOf(nodetest.FakeContainerID("good", "app", 0))
+	if len(ccfg.Mounts) != 1 || ccfg.Mounts[0] != (node.Mount{HostPath: dir, ContainerPath: "/data", ReadOnly: true}) {
 		t.Errorf("mounts %+v", ccfg.Mounts)
 	}
 }
 
-func TestHostPathAllowed(t *testing.T) {
-	prefixes := []string{"/srv/data", "/var/log/"}
-	for p, want := range map[string]bool{
-		"/srv/data": true, "/srv/data/x": true, "/var/log/app": true,
-		"/srv/database": false, "/srv/data/../../etc": false, "relative/srv/data": false, "/etc": false,
-	} {
-		if got := hostPathAllowed(p, prefixes); got != want {
-			t.Errorf("hostPathAllowed(%q) = %v, want %v", p, got, want)
-		}
-	}
-	if hostPathAllowed("/srv/data", nil) {
-		t.Error("hostPath allowed with no prefixes")
-	}
-}
-
 func TestServiceEnvAndLimits(t *testing.T) {
-	rt, cp := NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cp.setServices([]api.ServiceRecord{
 		{Namespace: "default", Name: "my-db", Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10", Ports: []corev1.ServicePort{
 			{Name: "pg", Port: 5432, Protocol: corev1.ProtocolTCP}, {Name: "metrics-http", Port: 9187}}}},
@@ -333,7 +320,7 @@ func TestServiceEnvAndLimits(t *testing.T) {
 	cp.setPod(pod("u1", c))
 	waitStatus(t, cp, "u1", "Running", running)
 
-	ccfg, _ := rt.ContainerConfigOf(FakeContainerID("u1", "app", 0))
+	ccfg, _ := rt.ContainerConfigOf(nodetest.FakeContainerID("u1", "app", 0))
 	env := map[string]string{}
 	for _, kv := range ccfg.Env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -359,16 +346,5 @@ func TestServiceEnvAndLimits(t *testing.T) {
 	}
 	if ccfg.MilliCPULimit != 500 || ccfg.MemoryLimit != 64<<20 {
 		t.Errorf("limits cpu %d mem %d", ccfg.MilliCPULimit, ccfg.MemoryLimit)
-	}
-}
-
-func TestPullPolicyDefault(t *testing.T) {
-	for img, want := range map[string]string{
-		"app": "Always", "app:latest": "Always", "localhost:5000/app": "Always",
-		"localhost:5000/app:v1": "IfNotPresent", "app@sha256:abc": "IfNotPresent",
-	} {
-		if got := pullPolicy(&corev1.Container{Image: img}); got != want {
-			t.Errorf("pullPolicy(%s) = %s, want %s", img, got, want)
-		}
 	}
 }

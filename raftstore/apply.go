@@ -65,7 +65,7 @@ func (f *FSM) applyRegisterNode(tx *txn, body []byte) error {
 		n = api.Node{Name: reg.Name, Status: api.NodeReady, RegisteredAt: req.At, StatusChangedAt: req.At}
 	}
 	n.Address, n.AgentURL, n.Labels = reg.Address, reg.AgentURL, reg.Labels
-	n.Capacity, n.Allocatable = reg.Capacity, reg.Allocatable
+	n.Capacity, n.Allocatable, n.Taints = reg.Capacity, reg.Allocatable, reg.Taints
 	if err := tx.Insert(tableNodes, &n); err != nil {
 		return fmt.Errorf("write node %s: %w", n.Name, err)
 	}

@@ -56,8 +56,12 @@ func TestRegisterNode(t *testing.T) {
 	mustApply(t, f, ApplyChangesCmd(api.Changes{Nodes: []api.NodePatch{{Name: "n1", Status: api.NodeNotReady, StatusReason: "no heartbeat", PodCIDR: "10.244.1.0/24", At: t0.Add(time.Minute)}}}, ""))
 	r := reg("n1")
 	r.Address = "10.0.0.9"
+	r.Taints = []api.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
 	mustApply(t, f, RegisterNodeCmd(r, t0.Add(time.Hour)))
 	n, _ = f.State().Node("n1")
+	if len(n.Taints) != 1 || n.Taints[0].Key != "dedicated" {
+		t.Errorf("taints of the re-registered node = %+v", n.Taints)
+	}
 	if n.Address != "10.0.0.9" || n.Status != api.NodeNotReady || !n.RegisteredAt.Equal(t0) || n.PodCIDR != "10.244.1.0/24" || !n.StatusChangedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("re-registered node = %+v", n)
 	}

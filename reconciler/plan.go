@@ -23,6 +23,7 @@ func Plan(cfg Config, in Observed) Result {
 	p.reconcileNodes()
 	p.cleanupStopped()
 	p.evictLostPods()
+	p.evictUntolerated()
 	if in.Desired != nil {
 		p.resolveOwnership()
 		p.reconcileRCs()

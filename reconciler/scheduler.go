@@ -227,7 +227,7 @@ func staticInfeasible(n *nodeState, spec *corev1.PodSpec) string {
 	case !subsetOf(spec.NodeSelector, n.node.Labels):
 		return "not matching nodeSelector"
 	}
-	return ""
+	return placementInfeasible(&n.node, spec)
 }
 
 // dynamicInfeasible checks what each placement changes.

@@ -27,6 +27,7 @@ type agentFlags struct {
 	containerdSock, cniBinDir, proxyMode           string
 	clusterCIDR, bridge, ctrNamespace, proxyTable  string
 	insecureRegistries, hostPaths                  []string
+	taints, allowCaps                              []string
 	labels                                         map[string]string
 	allowPrivileged, hostGW                        bool
 }
@@ -69,6 +70,8 @@ func newAgentCmd() *cobra.Command {
 	fl.StringSliceVar(&f.insecureRegistries, "registry-insecure", nil, "registry host(s) pulled over plain HTTP")
 	fl.StringSliceVar(&f.hostPaths, "allow-host-path", nil, "path prefix(es) hostPath volumes may use (none = hostPath refused)")
 	fl.BoolVar(&f.allowPrivileged, "allow-privileged", false, "allow privileged containers")
+	fl.StringSliceVar(&f.allowCaps, "allow-capabilities", nil, "capabilities containers may add (NET_ADMIN,...; ALL = any); none by default")
+	fl.StringSliceVar(&f.taints, "register-with-taints", nil, "node taint(s) key=value:Effect (NoSchedule, PreferNoSchedule, NoExecute)")
 	fl.StringToStringVar(&f.labels, "label", nil, "node label(s) key=value")
 	fl.StringVar(&f.proxyMode, "proxy-mode", "nftables", "service proxy: nftables, userspace or none")
 	fl.BoolVar(&f.hostGW, "host-gw", true, "route other nodes' pod CIDRs via their addresses")
@@ -85,6 +88,9 @@ func (f *agentFlags) check() error {
 	}
 	if f.address == "" {
 		errs = append(errs, errors.New("--address is required (the node's IP on the cluster network)"))
+	}
+	if _, err := node.ParseTaints(f.taints); err != nil {
+		errs = append(errs, fmt.Errorf("--register-with-taints: %w", err))
 	}
 	switch f.proxyMode {
 	case "nftables", "userspace", "none":
@@ -120,7 +126,11 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	cfg := node.Config{
+	taints, err := node.ParseTaints(f.taints)
+	if err != nil {
+		return usageError(fmt.Errorf("--register-with-taints: %w", err))
+	}
+	cfg := node.Config{Taints: taints, AllowCapabilities: f.allowCaps,
 		Name: f.name, Address: f.address, AgentListen: f.listen, DataDir: f.dataDir,
 		Labels: f.labels, Token: f.token, Runtime: rt, ControlPlane: cp,
 		AllowedHostPaths: f.hostPaths, AllowPrivileged: f.allowPrivileged, Logger: log,

@@ -60,10 +60,13 @@ func (d *describer) flush(w io.Writer) error {
 }
 
 // containers describes the declared containers with their observed states.
-func (d *describer) containers(spec *corev1.PodSpec, statuses []api.ContainerStatus) {
-	d.line(0, "Containers", "")
-	for i := range spec.Containers {
-		c := &spec.Containers[i]
+func (d *describer) containers(title string, ctrs []corev1.Container, statuses []api.ContainerStatus) {
+	if len(ctrs) == 0 && title != "Containers" {
+		return
+	}
+	d.line(0, title, "")
+	for i := range ctrs {
+		c := &ctrs[i]
 		d.line(1, c.Name, "")
 		d.line(2, "Image", c.Image)
 		if len(c.Command) > 0 {
@@ -161,7 +164,8 @@ func DescribePod(w io.Writer, p *api.PodRecord, src api.Source, evs []api.Event,
 	}
 	d.line(0, "IP", orNone(p.Status.PodIP))
 	d.line(0, "Ready", fmt.Sprint(p.Status.Ready))
-	d.containers(&p.Spec, p.Status.Containers)
+	d.containers("Init Containers", p.Spec.InitContainers, p.Status.InitContainers)
+	d.containers("Containers", p.Spec.Containers, p.Status.Containers)
 	d.events(evs)
 	return d.flush(w)
 }

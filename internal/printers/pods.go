@@ -3,6 +3,7 @@ package printers
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/keelson/keelson/api"
 	corev1 "k8s.io/api/core/v1"
@@ -15,8 +16,8 @@ func PodStatusText(p *api.PodRecord) string {
 	if p.Desire == api.DesireStop {
 		return "Terminating"
 	}
-	if p.Status.Reason == "NodeLost" || p.Status.Reason == "Unschedulable" {
-		return p.Status.Reason
+	if p.Status.Reason == "NodeLost" || p.Status.Reason == "Unschedulable" || strings.HasPrefix(p.Status.Reason, "Init") {
+		return p.Status.Reason // Init:0/2, Init:CrashLoopBackOff, InitContainerFailed
 	}
 	for _, c := range p.Status.Containers {
 		if c.State == api.ContainerWaiting && c.Reason != "" {

@@ -77,6 +77,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg node.ContainerConfig)
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns}),
 		oci.WithMounts(bindMounts(cfg.Mounts)),
 	}
+	opts = append(opts, securityOpts(cfg.Security)...)
 	if cfg.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
 	}

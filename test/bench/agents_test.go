@@ -16,6 +16,7 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/devenv"
 	"github.com/keelson/keelson/node"
+	"github.com/keelson/keelson/node/nodetest"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -71,7 +72,7 @@ func startFakeAgent(b testing.TB, name string, cp node.ControlPlane) *fakeAgent 
 	a, err := node.NewAgent(node.Config{
 		Name: name, Address: "192.0.2.1", DataDir: filepath.Join(b.TempDir(), name),
 		Capacity: api.Resources{MilliCPU: 16000, MemoryBytes: 64 << 30},
-		Runtime:  node.NewFakeRuntime(), ControlPlane: fa.cp, Logger: slog.New(slog.DiscardHandler),
+		Runtime:  nodetest.NewFakeRuntime(), ControlPlane: fa.cp, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatalf("agent %s: %v", name, err)

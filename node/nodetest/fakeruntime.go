@@ -1,4 +1,6 @@
-package node
+// Package nodetest has test helpers for the node agent, as net/http/httptest has for
+// net/http: an in-memory Runtime for unit tests and many-node simulations.
+package nodetest
 
 import (
 	"bytes"
@@ -11,7 +13,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keelson/keelson/node"
 )
+
+var _ node.Runtime = (*FakeRuntime)(nil)
 
 // FakeRuntime is an in-memory Runtime. It exists for two consumers: the unit tests of
 // the pod worker state machine, which need to script what containers do (exit codes,
@@ -24,14 +30,39 @@ type FakeRuntime struct {
 	mu         sync.Mutex
 	images     map[string]bool
 	pullFail   map[string]error
-	sandboxes  map[string]*Sandbox // by pod UID
-	usedIPs    map[string]string   // IP -> pod UID
+	sandboxes  map[string]*node.Sandbox // by pod UID
+	usedIPs    map[string]string        // IP -> pod UID
 	containers map[string]*fakeContainer
 	scripts    map[string]ContainerScript // by container name (spec name)
 	execCodes  map[string]int             // by container name
 	loopback   bool
 	stats      FakeStats
 	reconciled []map[string]bool
+	record     bool     // RecordEvents was called
+	events     []string // "start NAME", "exec NAME CMD...", "stop NAME", in order
+}
+
+// RecordEvents makes the fake keep the log Events returns. It is off by default so
+// that many-node simulations do not grow a log per probe.
+func (f *FakeRuntime) RecordEvents() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record = true
+}
+
+func (f *FakeRuntime) eventLocked(e string) {
+	if f.record {
+		f.events = append(f.events, e)
+	}
+}
+
+// Events lists, in order, the containers started ("start NAME"), the commands run in
+// them ("exec NAME ARG..."; probes and hooks) and the stops ("stop NAME"), so tests
+// can check ordering: init containers before app containers, preStop before SIGTERM.
+func (f *FakeRuntime) Events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.events...)
 }
 
 // ContainerScript says what containers with a given spec name do once started.
@@ -60,8 +91,8 @@ type FakeStats struct {
 }
 
 type fakeContainer struct {
-	info   ContainerInfo
-	cfg    ContainerConfig
+	info   node.ContainerInfo
+	cfg    node.ContainerConfig
 	script ContainerScript
 	timer  *time.Timer
 	logs   []string
@@ -72,7 +103,7 @@ func NewFakeRuntime() *FakeRuntime {
 	return &FakeRuntime{
 		images:     map[string]bool{},
 		pullFail:   map[string]error{},
-		sandboxes:  map[string]*Sandbox{},
+		sandboxes:  map[string]*node.Sandbox{},
 		usedIPs:    map[string]string{},
 		containers: map[string]*fakeContainer{},
 		scripts:    map[string]ContainerScript{},
@@ -126,7 +157,7 @@ func (f *FakeRuntime) ExitContainer(id string, code int32) error {
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return fmt.Errorf("exit %s: %w", id, ErrNotFound)
+		return fmt.Errorf("exit %s: %w", id, node.ErrNotFound)
 	}
 	f.exitLocked(c, code)
 	return nil
@@ -138,7 +169,7 @@ func (f *FakeRuntime) AppendLog(id, line string) error {
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return fmt.Errorf("log %s: %w", id, ErrNotFound)
+		return fmt.Errorf("log %s: %w", id, node.ErrNotFound)
 	}
 	c.logs = append(c.logs, line)
 	return nil
@@ -178,7 +209,7 @@ func (f *FakeRuntime) EnsureImage(ctx context.Context, ref, policy string) (stri
 }
 
 // CreateSandbox implements Runtime: idempotent per pod UID, one IP from PodCIDR.
-func (f *FakeRuntime) CreateSandbox(ctx context.Context, cfg SandboxConfig) (Sandbox, error) {
+func (f *FakeRuntime) CreateSandbox(ctx context.Context, cfg node.SandboxConfig) (node.Sandbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if sb, ok := f.sandboxes[cfg.PodUID]; ok {
@@ -188,10 +219,10 @@ func (f *FakeRuntime) CreateSandbox(ctx context.Context, cfg SandboxConfig) (San
 	if !f.loopback {
 		var err error
 		if ip, err = f.allocIPLocked(cfg.PodCIDR, cfg.PodUID); err != nil {
-			return Sandbox{}, err
+			return node.Sandbox{}, err
 		}
 	}
-	sb := &Sandbox{PodUID: cfg.PodUID, Namespace: cfg.Namespace, Name: cfg.Name, IP: ip,
+	sb := &node.Sandbox{PodUID: cfg.PodUID, Namespace: cfg.Namespace, Name: cfg.Name, IP: ip,
 		NetNSPath: "/var/run/netns/fake-" + cfg.PodUID, CreatedAt: time.Now()}
 	f.sandboxes[cfg.PodUID] = sb
 	f.stats.SandboxesCreated++
@@ -235,10 +266,10 @@ func (f *FakeRuntime) RemoveSandbox(ctx context.Context, podUID string) error {
 }
 
 // ListSandboxes implements Runtime.
-func (f *FakeRuntime) ListSandboxes(ctx context.Context) ([]Sandbox, error) {
+func (f *FakeRuntime) ListSandboxes(ctx context.Context) ([]node.Sandbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]Sandbox, 0, len(f.sandboxes))
+	out := make([]node.Sandbox, 0, len(f.sandboxes))
 	for _, sb := range f.sandboxes {
 		out = append(out, *sb)
 	}
@@ -252,7 +283,7 @@ func FakeContainerID(podUID, name string, attempt int32) string {
 }
 
 // CreateContainer implements Runtime.
-func (f *FakeRuntime) CreateContainer(ctx context.Context, cfg ContainerConfig) (string, error) {
+func (f *FakeRuntime) CreateContainer(ctx context.Context, cfg node.ContainerConfig) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id := FakeContainerID(cfg.PodUID, cfg.Name, cfg.Attempt)
@@ -260,12 +291,16 @@ func (f *FakeRuntime) CreateContainer(ctx context.Context, cfg ContainerConfig) 
 		return id, nil
 	}
 	if _, ok := f.sandboxes[cfg.PodUID]; !ok {
-		return "", fmt.Errorf("create %s: sandbox of pod %s: %w", id, cfg.PodUID, ErrNotFound)
+		return "", fmt.Errorf("create %s: sandbox of pod %s: %w", id, cfg.PodUID, node.ErrNotFound)
 	}
 	if !f.images[cfg.Image] {
-		return "", fmt.Errorf("create %s: image %s: %w", id, cfg.Image, ErrNotFound)
+		return "", fmt.Errorf("create %s: image %s: %w", id, cfg.Image, node.ErrNotFound)
 	}
-	f.containers[id] = &fakeContainer{cfg: cfg, info: ContainerInfo{
+	// The fake's images all run as root, as most real ones do.
+	if sc := cfg.Security; sc.RunAsNonRoot && (sc.RunAsUser == nil || *sc.RunAsUser == 0) {
+		return "", fmt.Errorf("create %s: %w: runAsNonRoot and the image runs as root", id, node.ErrContainerConfig)
+	}
+	f.containers[id] = &fakeContainer{cfg: cfg, info: node.ContainerInfo{
 		ID: id, PodUID: cfg.PodUID, Name: cfg.Name, Attempt: cfg.Attempt, Image: cfg.Image,
 		State: "created", LogPath: cfg.LogPath,
 	}}
@@ -274,12 +309,12 @@ func (f *FakeRuntime) CreateContainer(ctx context.Context, cfg ContainerConfig) 
 }
 
 // ContainerConfigOf returns the config a container was created with (for tests).
-func (f *FakeRuntime) ContainerConfigOf(id string) (ContainerConfig, bool) {
+func (f *FakeRuntime) ContainerConfigOf(id string) (node.ContainerConfig, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return ContainerConfig{}, false
+		return node.ContainerConfig{}, false
 	}
 	return c.cfg, true
 }
@@ -290,12 +325,13 @@ func (f *FakeRuntime) StartContainer(ctx context.Context, id string) error {
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return fmt.Errorf("start %s: %w", id, ErrNotFound)
+		return fmt.Errorf("start %s: %w", id, node.ErrNotFound)
 	}
 	if c.info.State != "created" {
 		return fmt.Errorf("start %s: container is %s", id, c.info.State)
 	}
 	c.script = f.scripts[c.info.Name]
+	f.eventLocked("start " + c.info.Name)
 	c.info.State = "running"
 	c.info.StartedAt = time.Now()
 	f.stats.ContainersStarted++
@@ -336,6 +372,7 @@ func (f *FakeRuntime) StopContainer(ctx context.Context, id string, grace time.D
 		f.mu.Unlock()
 		return nil
 	}
+	f.eventLocked("stop " + c.info.Name)
 	f.stats.ContainersStopped++
 	if !c.script.IgnoreTERM {
 		code := c.script.TERMExitCode
@@ -377,21 +414,21 @@ func (f *FakeRuntime) RemoveContainer(ctx context.Context, id string) error {
 }
 
 // ContainerStatus implements Runtime.
-func (f *FakeRuntime) ContainerStatus(ctx context.Context, id string) (ContainerInfo, error) {
+func (f *FakeRuntime) ContainerStatus(ctx context.Context, id string) (node.ContainerInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return ContainerInfo{}, fmt.Errorf("status %s: %w", id, ErrNotFound)
+		return node.ContainerInfo{}, fmt.Errorf("status %s: %w", id, node.ErrNotFound)
 	}
 	return c.info, nil
 }
 
 // ListContainers implements Runtime.
-func (f *FakeRuntime) ListContainers(ctx context.Context) ([]ContainerInfo, error) {
+func (f *FakeRuntime) ListContainers(ctx context.Context) ([]node.ContainerInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]ContainerInfo, 0, len(f.containers))
+	out := make([]node.ContainerInfo, 0, len(f.containers))
 	for _, c := range f.containers {
 		out = append(out, c.info)
 	}
@@ -405,22 +442,23 @@ func (f *FakeRuntime) Exec(ctx context.Context, id string, cmd []string) (int, e
 	defer f.mu.Unlock()
 	c, ok := f.containers[id]
 	if !ok {
-		return 0, fmt.Errorf("exec in %s: %w", id, ErrNotFound)
+		return 0, fmt.Errorf("exec in %s: %w", id, node.ErrNotFound)
 	}
 	if c.info.State != "running" {
 		return 0, fmt.Errorf("exec in %s: container is %s", id, c.info.State)
 	}
+	f.eventLocked(strings.Join(append([]string{"exec", c.info.Name}, cmd...), " "))
 	return f.execCodes[c.info.Name], nil
 }
 
 // Logs implements Runtime: it writes the lines added by AppendLog; with Follow it
 // then waits for ctx to end (lines appended later are not streamed).
-func (f *FakeRuntime) Logs(ctx context.Context, id string, w io.Writer, opts LogOptions) error {
+func (f *FakeRuntime) Logs(ctx context.Context, id string, w io.Writer, opts node.LogOptions) error {
 	f.mu.Lock()
 	c, ok := f.containers[id]
 	if !ok {
 		f.mu.Unlock()
-		return fmt.Errorf("logs of %s: %w", id, ErrNotFound)
+		return fmt.Errorf("logs of %s: %w", id, node.ErrNotFound)
 	}
 	lines := c.logs
 	if opts.Tail > 0 && len(lines) > opts.Tail {
