@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Keelson needs on a Debian machine: the container runtime, CNI plugins,
-# a local registry, nftables and git. Idempotent: does nothing when all is present.
+# a local registry, nftables, git, and chromium (the web view's browser tests).
+# Idempotent: does nothing when all is present.
 # As root it installs with apt-get; otherwise it says what is missing. Under CI=true a
 # missing piece is an error, because CI must run the real end-to-end tests.
 set -euo pipefail
@@ -19,6 +20,7 @@ needs=(
   "iptables:iptables"
   "ip:iproute2"
   "git:git"
+  "chromium:chromium"
 )
 
 missing=()

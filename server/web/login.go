@@ -79,9 +79,13 @@ func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
 }
 
-// sameOrigin refuses a form posted by another site's page (login CSRF): browsers send
-// Origin on every POST; a request without one (curl) is not a browser being misled.
+// sameOrigin refuses a form posted by another site's page (login CSRF). Browsers say
+// where a request comes from in Sec-Fetch-Site (and Origin); a request with neither
+// (curl) is not a browser being misled.
 func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true

@@ -65,7 +65,6 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // fakeIndex is the store's index: bump makes a change that wakes every waiter.
 type fakeIndex struct {
 	mu  sync.Mutex
@@ -295,8 +294,16 @@ func TestWriteMethodsRefused(t *testing.T) {
 		"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}); w.Code != http.StatusForbidden {
 		t.Errorf("login posted by another site: %d, want 403", w.Code)
 	}
+	if w := f.do("POST", "/ui/login", strings.NewReader("token=s3cret"), map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site"}); w.Code != http.StatusForbidden {
+		t.Errorf("login posted cross-site (Sec-Fetch-Site): %d, want 403", w.Code)
+	}
 	if f.api.requests.Load() != before {
 		t.Errorf("a cross-site login reached the read API")
+	}
+	if w := f.do("POST", "/ui/login", strings.NewReader("token=s3cret"), map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin", "Origin": "http://example.com"}); w.Code != http.StatusSeeOther {
+		t.Errorf("login posted by the page itself: %d, want 303", w.Code)
 	}
 }
 
