@@ -16,8 +16,13 @@
     events: new Map(), // seq → event, accumulated across updates
     closed: new Set(), // tree keys the visitor folded
     log: null,         // AbortController of the pod view's log tail
+    cspViolations: 0,  // anything the page's own Content-Security-Policy blocked
   };
   window.keelson = page;
+  document.addEventListener("securitypolicyviolation", (ev) => {
+    page.cspViolations++;
+    console.error("CSP blocked", ev.blockedURI, ev.violatedDirective);
+  });
 
   const $ = (id) => document.getElementById(id);
 
