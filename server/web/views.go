@@ -106,6 +106,15 @@ func (h *Handler) handlePlan(w http.ResponseWriter, r *http.Request) {
 	if !h.gate(w, r) {
 		return
 	}
+	// A plan reads two revisions and runs the reconciler: bound how many run at once
+	// so that read access cannot turn into a server's worth of CPU.
+	select {
+	case h.plans <- struct{}{}:
+		defer func() { <-h.plans }()
+	default:
+		writeJSONError(w, http.StatusTooManyRequests, "other plans are being computed: try again in a moment")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 	defer cancel()
 	out, err := h.cfg.Plan(ctx, branch)

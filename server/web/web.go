@@ -26,6 +26,9 @@ import (
 // Prefix is where the page is mounted on the server's mux.
 const Prefix = "/ui/"
 
+// maxPlans is how many plan views one server computes at once.
+const maxPlans = 2
+
 // Index is the part of the replicated store the live stream needs: block until the
 // store has applied an entry after the given raft index (raftstore.Store implements it).
 type Index interface {
@@ -67,6 +70,7 @@ type Handler struct {
 	sessions *sessions
 	mux      *http.ServeMux
 	log      *slog.Logger
+	plans    chan struct{} // one slot per plan being computed
 }
 
 // New builds the page with a fresh random session key: sessions end when the server
@@ -92,7 +96,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, sessions: s, log: cfg.Logger}
+	h := &Handler{cfg: cfg, sessions: s, log: cfg.Logger, plans: make(chan struct{}, maxPlans)}
 	h.mux = h.routes()
 	return h, nil
 }

@@ -338,6 +338,13 @@ func TestFileAndPlanViews(t *testing.T) {
 	if w := f.do("GET", "/ui/api/plan?branch=--upload-pack=x", nil, cookie); w.Code != http.StatusBadRequest {
 		t.Errorf("plan of an option-like branch: %d, want 400", w.Code)
 	}
+	// While maxPlans plans run, another is refused rather than queued.
+	for range maxPlans {
+		f.h.plans <- struct{}{}
+	}
+	if w := f.do("GET", "/ui/api/plan?branch=main", nil, cookie); w.Code != http.StatusTooManyRequests {
+		t.Errorf("plan while %d run: %d, want 429", maxPlans, w.Code)
+	}
 }
 
 // readEvent reads one SSE event (skipping keep-alive comments).
