@@ -42,7 +42,7 @@ func BenchmarkWebPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer env.Close()
+	b.Cleanup(env.Close) // after the cluster's own cleanup, which needs containerd
 	c := webtest.StartCluster(b, env, "b")
 	c.Push(b, webtest.Manifests(env.WebV1, 3), "deploy web ×3")
 	c.WaitPods(b, 3*time.Minute, "3 pods Ready", func(_ []api.Node, pods []api.PodRecord) bool { return webtest.ReadyPods(pods) == 3 })
