@@ -21,6 +21,7 @@ import (
 func TestPageInBrowser(t *testing.T) {
 	env := suite.Require(t)
 	c := StartCluster(t, env, "t")
+	defer suite.OnInterrupt(func() { c.stop(t) })() // Ctrl-C skips t.Cleanup
 	c.Push(t, Manifests(env.WebV1, 3), "deploy web ×3")
 	c.WaitPods(t, 3*time.Minute, "3 pods Ready", func(_ []api.Node, pods []api.PodRecord) bool { return ReadyPods(pods) == 3 })
 
