@@ -143,8 +143,3 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mux.ServeHTTP(w, r)
 }
-
-// RedirectRoot sends a browser that opens the server's root to the page.
-func RedirectRoot(w http.ResponseWriter, r *http.Request) {
-	http.Redirect(w, r, Prefix, http.StatusSeeOther)
-}
