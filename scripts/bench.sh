@@ -28,6 +28,7 @@ runs=(
   "./test/bench|^BenchmarkNodeLoss$|1x|5m"
   "./test/bench|^BenchmarkLeaderFailover$|1x|10m"
   "./test/bench|^BenchmarkPushToRunning$|1x|15m"
+  "./test/bench|^BenchmarkWebPage$|1x|10m"
   "./test/bench|^BenchmarkScheduleAtScale$|1x|20m"
 )
 

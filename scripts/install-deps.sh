@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Keelson needs on a Debian machine: the container runtime, CNI plugins,
-# a local registry, nftables, git and ssh-keygen (SSH-signed commits in tests). Idempotent: does nothing when all is present.
+# a local registry, nftables, git, ssh-keygen (SSH-signed commits in tests) and chromium
+# (the web view's browser tests). Idempotent: does nothing when all is present.
 # As root it installs with apt-get; otherwise it says what is missing. Under CI=true a
 # missing piece is an error, because CI must run the real end-to-end tests.
 set -euo pipefail
@@ -21,6 +22,7 @@ needs=(
   "git:git"
   "/usr/lib/git-core/git-http-backend:git"
   "ssh-keygen:openssh-client"
+  "chromium:chromium"
 )
 
 missing=()

@@ -83,6 +83,9 @@ type Deps struct {
 	Webhook func(trigger func()) http.Handler
 	// Planner is the reconcile step; nil: no reconciler (tests of the API alone).
 	Planner Planner
+	// Web builds the read-only web page (server/web) around this server's API and
+	// store, mounted at /ui/; nil: no page.
+	Web func(readAPI http.Handler, store *raftstore.Store) http.Handler
 	// HTTPClient is used to forward to the leader and proxy logs (default: one with the
 	// TLS CA from Config).
 	HTTPClient *http.Client

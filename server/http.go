@@ -40,6 +40,11 @@ func (s *Server) routes() http.Handler {
 	// The webhook checks its own HMAC signature; it only triggers a fetch.
 	handle("POST "+api.PathGitHook, authNone, s.handleGitHook)
 
+	if s.deps.Web != nil { // the page checks the read credential through the read API itself: a browser sends no bearer header
+		handle("/ui/", authNone, s.deps.Web(mux, s.store).ServeHTTP)
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	}
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -131,6 +131,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	deps := server.Deps{
 		Logger:  log,
 		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
+		Web:     webView(f, log),
 	}
 	if f.repo != "" {
 		gcfg := gitsource.Config{

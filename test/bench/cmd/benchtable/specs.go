@@ -37,6 +37,12 @@ var specs = map[string][]spec{
 			"Argo CD polls every 3 min, Flux every 1 min", "`git push` returning → both pods of the RC rolled and Running"},
 		{"Memory: processes after push-to-running", []string{"MB-rss/server", "MB-rss/agent-2pods"}, "", "VmRSS of `keelson server` / `keelson agent` with 2 pods"},
 	},
+	"BenchmarkWebPage": {
+		{"Web view: page weight (HTML+CSS+JS / first data)", []string{"KB-page", "KB-first-data"}, "",
+			"as served, uncompressed; first data = the summary the live stream sends first (3 pods)"},
+		{"Web view: time to first render (headless chromium)", []string{"ms-fcp-p50", "ms-pods-filled-p50", "ms-pods-filled-p90"}, "",
+			"Performance API, navigation start → first contentful paint / pod table filled; 10 cold tabs"},
+	},
 	"BenchmarkAgentMemory100Pods": {{"Memory: agent with 100 pods", []string{"MB-heap/agent"}, "",
 		"in-process agent on the fake runtime: live heap growth (HeapInuse after GC)"}},
 	"BenchmarkPushToRevision": {{"gitsource: push → revision", []string{"p50-ms", "p99-ms", "p50-from-push-start-ms"},
