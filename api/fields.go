@@ -139,7 +139,7 @@ func podSpecRules() []FieldRule {
 			FieldRule{Path: p + "failureThreshold", Support: Honored, Note: "default 3"},
 		)
 	}
-	return append(rules,
+	return append(append(rules, dnsRules()...),
 		FieldRule{Path: c + "terminationMessagePath", Support: Ignored, Note: "Keelson does not collect termination messages"},
 		FieldRule{Path: c + "terminationMessagePolicy", Support: Ignored, Note: "Keelson does not collect termination messages"},
 		FieldRule{Path: c + "securityContext", Support: IgnoredIfEmpty},
@@ -151,7 +151,6 @@ func podSpecRules() []FieldRule {
 		FieldRule{Path: "restartPolicy", Support: Honored, Note: "default Always"},
 		FieldRule{Path: "terminationGracePeriodSeconds", Support: Honored, Note: "default 30"},
 		FieldRule{Path: "nodeSelector", Support: Honored},
-		FieldRule{Path: "dnsPolicy", Support: Ignored, Values: []string{"ClusterFirst"}, Note: "containers use the node's resolver"},
 		FieldRule{Path: "schedulerName", Support: Ignored, Values: []string{"default-scheduler"}, Note: "Keelson has one scheduler"},
 		FieldRule{Path: "securityContext", Support: IgnoredIfEmpty},
 	)

@@ -55,6 +55,7 @@ func validatePodSpec(c *checker, p *field.Path, s *corev1.PodSpec) {
 		c.nonNegative(p.Child("terminationGracePeriodSeconds"), *g)
 	}
 	validateLabels(c, p.Child("nodeSelector"), s.NodeSelector)
+	validatePodDNS(c, p, s)
 }
 
 // validateVolumes checks pod volumes and returns the declared names.
