@@ -23,6 +23,7 @@ type Agent struct {
 	reporter *statusBatcher
 	pods     *podManager
 	net      netSync // used only by the watch loop
+	dns      clusterDNS
 
 	registered chan struct{} // closed after the first successful Register
 	// ignoredViews counts answers older than the applied view that were ignored.
@@ -200,6 +201,7 @@ func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {
 	if view.Node.Name != "" {
 		a.setNode(view.Node)
 	}
+	a.observeDNS(ctx, view)
 	a.pods.apply(ctx, view)
 	a.net.sync(ctx, view)
 }
