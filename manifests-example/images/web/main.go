@@ -115,6 +115,7 @@ func newHandler(c config, log *slog.Logger) http.Handler {
 		fmt.Fprintf(w, "%s\nversion: %s\nhostname: %s\npod IP: %s\n", c.message, c.version, host, localIP(r))
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/resolve", handleResolve)
 	mux.HandleFunc("/hostname", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, host) })
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		env := os.Environ()
