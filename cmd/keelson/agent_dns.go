@@ -10,8 +10,8 @@ import (
 	"github.com/keelson/keelson/node/dns"
 )
 
-// runningDNS is the agent's cluster DNS server; calling it stops the server and
-// takes its address off lo when the agent put it there.
+// runningDNS is the agent's cluster DNS server; Close stops it and takes its address
+// off lo.
 type runningDNS struct {
 	*dns.Server
 	stop func()
@@ -20,7 +20,9 @@ type runningDNS struct {
 func (r runningDNS) Close() { r.stop() }
 
 // startClusterDNS puts --dns-address on lo, binds the node-local DNS server there
-// (port 53, UDP and TCP) and serves until ctx ends or Close.
+// (port 53, UDP and TCP) and serves until ctx ends or Close. When the address cannot
+// be bound, it is taken off lo again only if this call put it there (another agent
+// may be serving it).
 func startClusterDNS(ctx context.Context, f agentFlags, log *slog.Logger) (*runningDNS, error) {
 	ip := netip.MustParseAddr(f.dnsAddress) // checked by agentFlags.check
 	ups := f.dnsUpstreams
@@ -58,10 +60,10 @@ func startClusterDNS(ctx context.Context, f agentFlags, log *slog.Logger) (*runn
 	return &runningDNS{Server: srv, stop: func() {
 		cancel()
 		<-done
-		if added {
-			if err := dns.RemoveLoopbackAddress(ip); err != nil {
-				log.Warn("remove the DNS address from lo", "err", err)
-			}
+		// Removed even when an earlier agent (killed) had added it: this agent served
+		// it, so no other process was using it.
+		if err := dns.RemoveLoopbackAddress(ip); err != nil {
+			log.Warn("remove the DNS address from lo", "err", err)
 		}
 	}}, nil
 }
