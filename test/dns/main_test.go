@@ -8,13 +8,17 @@ package dns
 import (
 	"context"
 	"os"
+	"net/netip"
 	"testing"
 
+	"github.com/keelson/keelson/node/dns"
 	"github.com/keelson/keelson/test/harness"
 )
 
 var shared = &harness.Suite{Name: "dns", BeforeStart: func() {
-	_ = agentSpec("").RemoveAll(context.Background()) // leftovers of a killed earlier run
+	// Leftovers of a killed earlier run.
+	_ = agentSpec("").RemoveAll(context.Background())
+	_ = dns.RemoveLoopbackAddress(netip.MustParseAddr(dnsAddress))
 }}
 
 func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
