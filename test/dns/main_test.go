@@ -7,8 +7,8 @@ package dns
 
 import (
 	"context"
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/keelson/keelson/node/dns"
