@@ -24,7 +24,8 @@ import (
 type Config struct {
 	// Addr is the listen address, UDP and TCP (e.g. 169.254.20.10:53; tests :0).
 	Addr string
-	// Upstreams are the resolvers (host:port) for names outside the cluster zone.
+	// Upstreams are the resolvers (host:port, or a bare address for port 53) for names
+	// outside the cluster zone.
 	Upstreams []string
 	// ForwardTimeout bounds one upstream exchange, default 2s.
 	ForwardTimeout time.Duration
@@ -62,6 +63,14 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	ups := make([]string, len(cfg.Upstreams))
+	for i, u := range cfg.Upstreams {
+		if _, _, err := net.SplitHostPort(u); err != nil {
+			u = net.JoinHostPort(u, "53") // a bare address, as in resolv.conf
+		}
+		ups[i] = u
+	}
+	cfg.Upstreams = ups
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.fwd = newForwarder(cfg.Upstreams, cfg.ForwardTimeout, newCache(cfg.CacheSize, cfg.Now))
 	s.idx.Store(Build("", nil, nil))

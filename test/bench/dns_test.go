@@ -78,21 +78,12 @@ func BenchmarkClusterDNS(b *testing.B) {
 	}
 
 	// The node's DNS server, fed by a real agent following a real server.
-	ip := netip.MustParseAddr(dnsBenchAddr)
-	added, err := dns.AddLoopbackAddress(ip)
+	run, err := dns.StartOnLoopback(context.Background(), netip.MustParseAddr(dnsBenchAddr), dns.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if added {
-		b.Cleanup(func() { _ = dns.RemoveLoopbackAddress(ip) })
-	}
-	srv := dns.New(dns.Config{Addr: dnsBenchAddr + ":53"})
-	if err := srv.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	sctx, stopDNS := context.WithCancel(context.Background())
-	go func() { _ = srv.Serve(sctx) }()
-	b.Cleanup(stopDNS)
+	b.Cleanup(run.Close)
+	srv := run.Server
 
 	repo := rcRepo(b, "dnsweb", 3)
 	if err := repo.WriteFile("service.yaml", dnsBenchService); err != nil {
