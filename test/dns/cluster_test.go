@@ -28,11 +28,13 @@ const (
 	clusterCIDR   = "10.233.0.0/16"
 	serviceCIDR   = "10.113.0.0/16"
 	clusterDomain = "kdns.internal" // not cluster.local: proves --cluster-domain reaches the pods
-	dnsAddress    = "169.254.25.10" // the agent's cluster DNS
 	upstreamIP    = "127.0.25.53"   // the test's stand-in for the host's resolver
 	namespace     = "shop"
-	agentName     = "dns-a"
 )
+
+// agents are the two nodes, sharing this host: each has its own bridge, nftables
+// table and cluster DNS address.
+var agents = []struct{ name, dnsAddress string }{{"dns-a", "169.254.25.10"}, {"dns-b", "169.254.25.11"}}
 
 // Outside names the stand-in resolver knows.
 const (
@@ -42,8 +44,8 @@ const (
 	partnerIP   = "192.0.2.45"
 )
 
-func agentSpec(ns string) harness.RuntimeSpec {
-	return harness.RuntimeSpec{Bridge: "kls-dns0", ProxyTable: "kls_dns", Namespace: "dns-e2e" + ns}
+func agentSpec(i int, ns string) harness.RuntimeSpec {
+	return harness.RuntimeSpec{Bridge: fmt.Sprintf("kls-dns%d", i), ProxyTable: fmt.Sprintf("kls_dns%d", i), Namespace: fmt.Sprintf("dns-e2e%s-%d", ns, i)}
 }
 
 var clusterSeq atomic.Int32
@@ -88,14 +90,15 @@ func startUpstream(t *testing.T) *upstream {
 	return u
 }
 
-// kcluster is one server and one agent following a bare Git repository.
+// kcluster is one server and two agents following a bare Git repository.
 type kcluster struct {
 	t     *testing.T
 	env   *harness.Env
+	dir   string // the cluster's data: <dir>/<agent name> is an agent's --data-dir
 	procs *harness.Cluster
 	c     *client.Client
 	repo  *devenv.Repo
-	spec  harness.RuntimeSpec
+	specs []harness.RuntimeSpec
 }
 
 func newCluster(t *testing.T) *kcluster {
@@ -114,20 +117,25 @@ func newCluster(t *testing.T) *kcluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kcluster{t: t, env: env, repo: repo, spec: agentSpec(fmt.Sprint(clusterSeq.Add(1)))}
+	k := &kcluster{t: t, env: env, repo: repo, dir: filepath.Join(dir, "cluster")}
+	seq := fmt.Sprint(clusterSeq.Add(1))
 	opts := harness.ClusterOptions{
-		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 1, Token: "dns-token", RepoURL: repo.Bare,
+		Bin: env.Bin, Dir: k.dir, Servers: 1, Token: "dns-token", RepoURL: repo.Bare,
 		ServerArgs: []string{"--poll-interval", "500ms", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR,
 			"--cluster-domain", clusterDomain},
 	}
-	k.spec.Containerd = env.Containerd
-	k.spec.StateDir = filepath.Join(opts.Dir, agentName, "runtime")
-	opts.Agents = []harness.AgentOptions{{Name: agentName, ListenHost: addr, Args: []string{
-		"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", k.spec.Namespace,
-		"--bridge", k.spec.Bridge, "--proxy-table", k.spec.ProxyTable, "--cluster-cidr", clusterCIDR,
-		"--host-gw=false", "--registry-insecure", env.Registry,
-		"--dns-address", dnsAddress, "--dns-upstream", upstreamIP,
-	}}}
+	for i, a := range agents {
+		s := agentSpec(i, seq)
+		s.Containerd = env.Containerd
+		s.StateDir = filepath.Join(opts.Dir, a.name, "runtime")
+		k.specs = append(k.specs, s)
+		opts.Agents = append(opts.Agents, harness.AgentOptions{Name: a.name, ListenHost: addr, Args: []string{
+			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", s.Namespace,
+			"--bridge", s.Bridge, "--proxy-table", s.ProxyTable, "--cluster-cidr", clusterCIDR,
+			"--host-gw=false", "--registry-insecure", env.Registry,
+			"--dns-address", a.dnsAddress, "--dns-upstream", upstreamIP,
+		}})
+	}
 	procs, err := harness.StartCluster(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -141,12 +149,29 @@ func newCluster(t *testing.T) *kcluster {
 		}
 		k.teardown()
 		unregister()
-		if left := k.spec.Leftovers(context.Background()); left != "" {
-			t.Errorf("left behind: %s", left)
+		for i, a := range agents {
+			if left := k.specs[i].Leftovers(context.Background()); left != "" {
+				t.Errorf("left behind by %s: %s", a.name, left)
+			}
+			if hasLoopbackAddress(a.dnsAddress) {
+				t.Errorf("agent %s left %s on lo", a.name, a.dnsAddress)
+			}
 		}
-		if hasLoopbackAddress(dnsAddress) {
-			t.Errorf("the agent left %s on lo", dnsAddress)
+	})
+	testenv.PollDetail(t, time.Minute, 200*time.Millisecond, "both nodes Ready", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		nodes, _, err := k.c.Nodes(ctx, client.QueryOptions{})
+		if err != nil {
+			return false, err.Error()
 		}
+		ready := 0
+		for _, n := range nodes {
+			if n.Status == api.NodeReady {
+				ready++
+			}
+		}
+		return ready == len(agents), fmt.Sprintf("%d of %d Ready", ready, len(agents))
 	})
 	return k
 }
@@ -155,8 +180,10 @@ func (k *kcluster) teardown() {
 	k.procs.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := k.spec.RemoveAll(ctx); err != nil {
-		k.t.Logf("clean agent: %v", err)
+	for _, s := range k.specs {
+		if err := s.RemoveAll(ctx); err != nil {
+			k.t.Logf("clean agent: %v", err)
+		}
 	}
 }
 

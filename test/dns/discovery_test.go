@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/server/client"
 )
@@ -170,6 +173,36 @@ func TestServiceDiscovery(t *testing.T) {
 		t.Errorf("the stand-in resolver was never asked for %s", outsideName)
 	}
 	expect("hostAliases in /etc/hosts", typed("legacy-db.corp", "host"), equal("10.1.2.3"))
+
+	// Each node's pods ask their own node's DNS server, and every node's server
+	// answers for the whole cluster.
+	for _, a := range agents {
+		var p api.PodRecord
+		for _, q := range pods {
+			if q.Node == a.name {
+				p = q
+			}
+		}
+		if p.UID == "" {
+			t.Fatalf("no pod on node %s: the test needs both nodes' DNS servers", a.name)
+		}
+		conf, err := os.ReadFile(filepath.Join(k.dir, a.name, "pods", p.UID, "resolv.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "nameserver " + a.dnsAddress + "\nsearch " + svcDomain + " svc." + clusterDomain + " " + clusterDomain; !strings.Contains(string(conf), want) {
+			t.Errorf("%s on %s: resolv.conf\n%s\nlacks %q", p.Name, a.name, conf, want)
+		}
+		testenv.EventuallyNoError(t, 30*time.Second, "backend by name from a pod on "+a.name, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, err := fromPod(ctx, p, "/resolve", name("backend"))
+			if err == nil && got != backendIP {
+				err = fmt.Errorf("got %q, want %q", got, backendIP)
+			}
+			return err
+		})
+	}
 
 	// Missing names are NXDOMAIN (404 from /resolve), not a timeout.
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)

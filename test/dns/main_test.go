@@ -17,8 +17,10 @@ import (
 
 var shared = &harness.Suite{Name: "dns", BeforeStart: func() {
 	// Leftovers of a killed earlier run.
-	_ = agentSpec("").RemoveAll(context.Background())
-	_ = dns.RemoveLoopbackAddress(netip.MustParseAddr(dnsAddress))
+	for i, a := range agents {
+		_ = agentSpec(i, "").RemoveAll(context.Background())
+		_ = dns.RemoveLoopbackAddress(netip.MustParseAddr(a.dnsAddress))
+	}
 }}
 
 func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
