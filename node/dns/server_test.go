@@ -269,3 +269,33 @@ func TestUpstreamsFromResolvConf(t *testing.T) {
 }
 
 func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }
+
+// TestServerEDNSAndOddQueries: a client announcing a 4096-byte buffer gets all 60
+// records over UDP; other opcodes are NOTIMP and other classes REFUSED.
+func TestServerEDNSAndOddQueries(t *testing.T) {
+	s := startServer(t, nil, &fakeClock{t: time.Unix(1e9, 0)})
+	ep := api.Endpoints{Namespace: "default", Name: "many"}
+	for i := range 60 {
+		ep.Ports = append(ep.Ports, api.Endpoint{IP: "10.244.0." + strconv.Itoa(i+2), Ready: true})
+	}
+	s.Update("", []api.ServiceRecord{{Namespace: "default", Name: "many", Spec: corev1.ServiceSpec{ClusterIP: "None"}}}, []api.Endpoints{ep})
+	c := &mdns.Client{Net: "udp", Timeout: 5 * time.Second}
+	r := new(mdns.Msg)
+	r.SetQuestion("many.default.svc.cluster.local.", mdns.TypeA)
+	r.SetEdns0(4096, false)
+	m, _, err := c.Exchange(r, s.Addr())
+	if err != nil || m.Truncated || len(m.Answer) != 60 || m.IsEdns0() == nil {
+		t.Fatalf("EDNS0 4096: err %v truncated=%v answers=%d opt=%v", err, m.Truncated, len(m.Answer), m.IsEdns0())
+	}
+	r = new(mdns.Msg)
+	r.SetQuestion("backend.default.svc.cluster.local.", mdns.TypeA)
+	r.Question[0].Qclass = mdns.ClassCHAOS
+	if m, _, err := c.Exchange(r, s.Addr()); err != nil || m.Rcode != mdns.RcodeRefused {
+		t.Fatalf("CHAOS class: %v %v", m, err)
+	}
+	r = new(mdns.Msg)
+	r.SetNotify("cluster.local.")
+	if m, _, err := c.Exchange(r, s.Addr()); err != nil || m.Rcode != mdns.RcodeNotImplemented {
+		t.Fatalf("NOTIFY: %v %v", m, err)
+	}
+}
