@@ -23,11 +23,12 @@ type Agent struct {
 	reporter *statusBatcher
 	pods     *podManager
 	net      netSync // used only by the watch loop
-	dns      clusterDNS
 
 	registered chan struct{} // closed after the first successful Register
 	// ignoredViews counts answers older than the applied view that were ignored.
 	ignoredViews atomic.Int64
+	// dns holds the cluster domain of the last view (pods' resolv.conf and hosts).
+	dns clusterDNS
 
 	mu   sync.Mutex
 	node api.Node // the last node record the servers returned
