@@ -141,10 +141,9 @@ func podSpecRules() []FieldRule {
 		FieldRule{Path: "serviceAccountName", Support: Ignored, Note: "Keelson has no service accounts and mounts no token; the name is visible through the downward API"},
 		FieldRule{Path: "serviceAccount", Support: Ignored, Note: "deprecated alias of serviceAccountName"},
 		FieldRule{Path: "automountServiceAccountToken", Support: Ignored, Note: "Keelson never mounts a service account token"},
-		FieldRule{Path: "dnsPolicy", Support: Ignored, Values: []string{"ClusterFirst"}, Note: "containers use the node's resolver"},
 		FieldRule{Path: "schedulerName", Support: Ignored, Values: []string{"default-scheduler"}, Note: "Keelson has one scheduler"},
 	)
-	return rules
+	return append(rules, dnsRules()...)
 }
 
 const nodeAffinity = "affinity.nodeAffinity."

@@ -190,6 +190,10 @@ type Endpoint struct {
 	IP          string          `json:"ip"`
 	Port        int32           `json:"port"`
 	Ready       bool            `json:"ready"`
+
+	// Hostname is the pod's spec.hostname when its spec.subdomain names the Service
+	// (Kubernetes' endpoint hostname): DNS serves hostname.svc.ns.svc.<domain>.
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // EventType is Normal or Warning, as in Kubernetes.

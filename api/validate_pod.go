@@ -68,6 +68,7 @@ func validatePodSpec(c *checker, p *field.Path, s *corev1.PodSpec) {
 	validateLabels(c, p.Child("nodeSelector"), s.NodeSelector)
 	validatePodSecurity(c, p.Child("securityContext"), s.SecurityContext)
 	validatePlacement(c, p, s)
+	validatePodDNS(c, p, s)
 }
 
 // validateVolumes checks pod volumes and returns the declared names.

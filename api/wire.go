@@ -67,6 +67,10 @@ type NodeView struct {
 	Services  []ServiceRecord `json:"services"`
 	Endpoints []Endpoints     `json:"endpoints"`
 	Nodes     []Node          `json:"nodes"`
+
+	// ClusterDomain is the DNS domain of services and pods (server --cluster-domain);
+	// "" from an older server means cluster.local.
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 }
 
 // StatusResponse is `keelson status`.

@@ -27,6 +27,8 @@ type Agent struct {
 	registered chan struct{} // closed after the first successful Register
 	// ignoredViews counts answers older than the applied view that were ignored.
 	ignoredViews atomic.Int64
+	// dns holds the cluster domain of the last view (pods' resolv.conf and hosts).
+	dns *clusterDNS
 }
 
 // NewAgent checks cfg and fills in its defaults (host capacity, intervals).
@@ -41,7 +43,10 @@ func NewAgent(cfg Config) (*Agent, error) {
 		reporter:   newStatusReporter(),
 		registered: make(chan struct{}),
 	}
-	a.pods = newPodManager(cfg.Address, workerDepsFrom(&a.cfg, a.log, a.reporter.set))
+	a.dns = &clusterDNS{}
+	deps := workerDepsFrom(&a.cfg, a.log, a.reporter.set)
+	deps.ClusterDomain = a.dns.clusterDomain
+	a.pods = newPodManager(cfg.Address, deps)
 	a.net = &netSync{name: cfg.Name, address: cfg.Address, proxy: cfg.Proxy, routes: cfg.Routes, log: a.log}
 	return a, nil
 }
@@ -181,6 +186,7 @@ const maxBehindAnswers = 3
 
 // applyView hands one view to the pod manager and the network syncers.
 func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {
+	a.observeDNS(ctx, view)
 	a.pods.apply(ctx, view)
 	a.net.sync(ctx, view)
 }

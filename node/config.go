@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +64,14 @@ type Config struct {
 	// the Runtime.
 	Prober Prober
 
+	// DNS is the node-local cluster DNS, fed every view (nil = none); DNSAddress is the
+	// address ClusterFirst pods' resolv.conf names ("" = no cluster DNS: such pods get
+	// the host's resolvers, as with a kubelet without --cluster-dns); HostResolvConf is
+	// the host's resolver configuration for dnsPolicy Default (default
+	// /etc/resolv.conf).
+	DNS                        DNSServer
+	DNSAddress, HostResolvConf string
+
 	AllowedHostPaths []string
 	AllowPrivileged  bool
 	// AllowCapabilities lists the Linux capabilities (without "CAP_") a container's
@@ -122,6 +131,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.AgentURL == "" && cfg.AgentListen != "" {
 		cfg.AgentURL = agentURL(cfg.Address, cfg.AgentListen)
 	}
+	cfg.HostResolvConf = cmp.Or(cfg.HostResolvConf, "/etc/resolv.conf")
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

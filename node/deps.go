@@ -28,6 +28,12 @@ type workerDeps struct {
 	AllowPrivileged   bool
 	AllowCapabilities []string
 
+	// Pods' /etc/resolv.conf and /etc/hosts (dnsconfig.go): the cluster domain of the
+	// newest view, the node's cluster DNS address and the host's resolv.conf.
+	ClusterDomain  func() string
+	DNSAddress     string
+	HostResolvConf string
+
 	SyncInterval   time.Duration
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -43,7 +49,8 @@ func workerDepsFrom(cfg *Config, log *slog.Logger, report func(api.PodStatusRepo
 		Clock: cfg.Clock, Log: log, Report: report,
 		AllowedHostPaths: cfg.AllowedHostPaths, AllowPrivileged: cfg.AllowPrivileged,
 		AllowCapabilities: cfg.AllowCapabilities,
-		SyncInterval:      cfg.SyncInterval, BackoffInitial: cfg.BackoffInitial,
+		DNSAddress:        cfg.DNSAddress, HostResolvConf: cfg.HostResolvConf,
+		SyncInterval: cfg.SyncInterval, BackoffInitial: cfg.BackoffInitial,
 		BackoffMax: cfg.BackoffMax, BackoffReset: cfg.BackoffReset,
 		SpecSecond: cfg.SpecSecond, LogMaxBytes: cfg.LogMaxBytes,
 	}

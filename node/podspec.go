@@ -194,6 +194,9 @@ func (w *podWorker) containerConfig(c *corev1.Container, attempt int32, image st
 			cfg.Mounts = append(cfg.Mounts, Mount{HostPath: host, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly || v.DownwardAPI != nil})
 		}
 	}
+	if err := w.addPodDNS(&cfg); err != nil {
+		return cfg, err
+	}
 	logDir := filepath.Join(w.podDir(), "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return cfg, fmt.Errorf("log directory: %w", err)

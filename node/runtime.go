@@ -95,6 +95,7 @@ type ContainerConfig struct {
 	Env           []string // KEY=VALUE
 	WorkingDir    string
 	NetNSPath     string
+	Hostname      string // the pod's hostname (default PodName)
 	Mounts        []Mount
 	MilliCPULimit int64 // 0 = unlimited
 	MemoryLimit   int64 // bytes, 0 = unlimited

@@ -104,7 +104,7 @@ func (p *planner) endpointsFor(s *corev1.Service, idx map[string][]*podState) ap
 			ep.Ports = append(ep.Ports, api.Endpoint{
 				ServicePort: sp.Name, Protocol: cmp.Or(sp.Protocol, corev1.ProtocolTCP),
 				PodUID: r.UID, PodName: r.Name, Node: r.Node, IP: r.Status.PodIP, Port: port,
-				Ready: p.podReady(ps),
+				Ready: p.podReady(ps), Hostname: endpointHostname(s.Name, &r.Spec),
 			})
 		}
 	}
@@ -136,4 +136,13 @@ func targetPort(sp *corev1.ServicePort, spec *corev1.PodSpec) (int32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// endpointHostname is the pod's hostname when its subdomain names the Service, as the
+// Kubernetes endpoints controller sets it (the pod's DNS name under that Service).
+func endpointHostname(service string, spec *corev1.PodSpec) string {
+	if spec.Hostname != "" && spec.Subdomain == service {
+		return spec.Hostname
+	}
+	return ""
 }

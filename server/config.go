@@ -64,6 +64,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// MaxWait caps a blocking query's wait (default 5m).
 	MaxWait time.Duration
+	// ClusterDomain is the DNS domain agents serve services under (default cluster.local).
+	ClusterDomain string
 
 	// Raft tuning and test hooks.
 	RaftTransport     raft.Transport // tests: in-memory transport

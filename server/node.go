@@ -96,5 +96,6 @@ func (s *Server) handleNodeView(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.NodeView{
 		Index: max(st.NodeViewIndex(name), 1), Node: n, Pods: st.PodsOnNode(name),
 		Services: st.Services(), Endpoints: st.Endpoints(), Nodes: st.Nodes(),
+		ClusterDomain: s.cfg.ClusterDomain,
 	})
 }

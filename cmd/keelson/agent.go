@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +29,8 @@ type agentFlags struct {
 	clusterCIDR, bridge, ctrNamespace, proxyTable  string
 	insecureRegistries, hostPaths                  []string
 	taints, allowCaps                              []string
+	dnsAddress, resolvConf                         string
+	dnsUpstreams                                   []string
 	labels                                         map[string]string
 	allowPrivileged, hostGW                        bool
 }
@@ -75,6 +78,9 @@ func newAgentCmd() *cobra.Command {
 	fl.StringToStringVar(&f.labels, "label", nil, "node label(s) key=value")
 	fl.StringVar(&f.proxyMode, "proxy-mode", "nftables", "service proxy: nftables, userspace or none")
 	fl.BoolVar(&f.hostGW, "host-gw", true, "route other nodes' pod CIDRs via their addresses")
+	fl.StringVar(&f.dnsAddress, "dns-address", "169.254.20.10", "link-local IPv4 the node's cluster DNS serves pods on (port 53, added to lo; distinct per agent sharing a host; \"\" = no cluster DNS)")
+	fl.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "the host's resolver configuration: dnsPolicy Default pods get it, cluster DNS forwards to its nameservers")
+	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "resolver(s) host[:port] the cluster DNS forwards other names to (default: --resolv-conf's nameservers)")
 	return cmd
 }
 
@@ -91,6 +97,11 @@ func (f *agentFlags) check() error {
 	}
 	if _, err := node.ParseTaints(f.taints); err != nil {
 		errs = append(errs, fmt.Errorf("--register-with-taints: %w", err))
+	}
+	if f.dnsAddress != "" {
+		if ip, err := netip.ParseAddr(f.dnsAddress); err != nil || !ip.Is4() {
+			errs = append(errs, fmt.Errorf("--dns-address %q: want an IPv4 address", f.dnsAddress))
+		}
 	}
 	switch f.proxyMode {
 	case "nftables", "userspace", "none":
@@ -152,6 +163,17 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 		defer p.Close()
 		cfg.Proxy = p
 	}
+	if f.dnsAddress != "" {
+		// Not fatal: pods then get the host's resolvers (ClusterFirst falls back to
+		// Default, as a kubelet without --cluster-dns does), and the rest of the node works.
+		if d, err := startClusterDNS(ctx, f, log.With("component", "dns")); err != nil {
+			log.Error("cluster DNS disabled: pods get the host's resolvers", "err", err)
+		} else {
+			defer d.Close()
+			cfg.DNS, cfg.DNSAddress = d, f.dnsAddress
+		}
+	}
+	cfg.HostResolvConf = f.resolvConf
 	if f.hostGW {
 		routes := hostgw.New(log.With("component", "hostgw"))
 		defer routes.Close()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/keelson/keelson/gitsource"
 	"github.com/keelson/keelson/reconciler"
@@ -35,6 +36,7 @@ type serverFlags struct {
 	nodeGracePeriod, evictionTimeout                              time.Duration
 	clusterCIDR, serviceCIDR                                      string
 	git                                                           gitFlags // server_git.go
+	clusterDomain                                                 string
 }
 
 // newServerCmd builds `keelson server`: one member of the replicated control plane.
@@ -85,6 +87,7 @@ func newServerCmd() *cobra.Command {
 	fl.DurationVar(&f.evictionTimeout, "eviction-timeout", def.EvictionTimeout, "a node silent this long (since its last heartbeat) is Down and its pods are replaced elsewhere")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "the pod network, split into one /24 per node (must match the agents' --cluster-cidr)")
 	fl.StringVar(&f.serviceCIDR, "service-cidr", def.ServiceCIDR, "the range ClusterIPs are allocated from")
+	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "DNS domain of services and pods (svc.ns.svc.DOMAIN), served by every agent")
 	return cmd
 }
 
@@ -105,6 +108,9 @@ func (f *serverFlags) check() error {
 	if f.id == "" {
 		errs = append(errs, errors.New("--id is required"))
 	}
+	if msgs := validation.IsDNS1123Subdomain(f.clusterDomain); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--cluster-domain %q: %s", f.clusterDomain, strings.Join(msgs, "; ")))
+	}
 	return errors.Join(errs...)
 }
 
@@ -123,6 +129,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 		Bootstrap: f.bootstrap, BootstrapExpect: f.bootstrapExpect, Join: f.join,
 		ClusterToken: f.token, ReadToken: f.readToken,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TLSCAFile: f.tlsCA,
+		ClusterDomain: f.clusterDomain,
 	}
 	rcfg := reconciler.DefaultConfig()
 	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg node.ContainerConfig)
 		oci.WithImageConfig(img),
 		withArgs(imgSpec.Config.Entrypoint, imgSpec.Config.Cmd, cfg.Command, cfg.Args),
 		oci.WithEnv(cfg.Env),
-		oci.WithHostname(cfg.PodName),
+		oci.WithHostname(cmp.Or(cfg.Hostname, cfg.PodName)),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns}),
 		oci.WithMounts(bindMounts(cfg.Mounts)),
 	}

@@ -119,6 +119,7 @@ func newHandler(c config, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	registerInspect(mux)
+	mux.HandleFunc("/resolve", handleResolve)
 	mux.HandleFunc("/hostname", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, host) })
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		env := os.Environ()

@@ -60,6 +60,12 @@ var specs = map[string][]spec{
 	"BenchmarkEndpointUpdate1000Services": {{"Proxy: one endpoint change with 1,000 services", []string{"ns/op"}, "", "model, diff, one netlink batch"}},
 	"BenchmarkAssignToRunning":            {{"Agent overhead: assignment → Running report", []string{"p50-µs", "p99-µs"}, "", "fake runtime, in-memory control plane"}},
 	"BenchmarkManyPods":                   {{"Agent: full pod lifecycle ×1,000", []string{"µs/pod-lifecycle"}, "", "fake runtime"}},
+	"BenchmarkClusterDNS": {
+		{"Cluster DNS: service name lookups from a pod's netns", []string{"lookups/s", "p50-µs", "p99-µs", "lookups/s-4-clients"},
+			"", "node-local server on a link-local address; UDP through the pod's veth and bridge"},
+		{"Cluster DNS: endpoint change → changed answer in the pod", []string{"ms-endpoint-to-answer-p50", "ms-endpoint-to-answer-max"},
+			"records have a 5 s TTL (CoreDNS default)", "from the new endpoint visible in the API to the pod's first answer with it (5 scale-ups)"},
+	},
 }
 
 type row struct{ title, figure, anchor, notes string }
