@@ -18,10 +18,10 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/node"
-	"github.com/keelson/keelson/node/nodetest"
 	"github.com/keelson/keelson/node/containerd"
 	"github.com/keelson/keelson/node/dns"
 	"github.com/keelson/keelson/node/netns"
+	"github.com/keelson/keelson/node/nodetest"
 	"github.com/keelson/keelson/reconciler"
 	"github.com/keelson/keelson/server/client"
 )
