@@ -69,8 +69,7 @@ func (p *planner) schedule() {
 			continue
 		}
 		res := p.resourcesOf(r)
-		switch {
-		case r.Desire == api.DesireRun:
+		if r.Desire == api.DesireRun {
 			n.used, n.score = n.used.Add(res.req), n.score.Add(res.score)
 			if cnt, ok := owners[r.Owner]; ok {
 				if cnt == nil {
@@ -79,10 +78,9 @@ func (p *planner) schedule() {
 				}
 				cnt[n]++
 			}
-		case r.Status.Stopped:
-			continue
 		}
-		// A stopping pod still holds its host ports until its node confirms it is gone.
+		// A stopping pod still holds its host ports until its node confirms it is gone
+		// (its Gone report removes the record).
 		for _, hp := range res.ports {
 			if n.ports == nil {
 				n.ports = map[hostPort]bool{}

@@ -83,6 +83,9 @@ type Deps struct {
 	Webhook func(trigger func()) http.Handler
 	// Planner is the reconcile step; nil: no reconciler (tests of the API alone).
 	Planner Planner
+	// Reconciler is the configuration Planner runs with, published at GET /v1/config
+	// so `keelson plan --server` previews with it (zero fields: the defaults).
+	Reconciler reconciler.Config
 	// HTTPClient is used to forward to the leader and proxy logs (default: one with the
 	// TLS CA from Config).
 	HTTPClient *http.Client

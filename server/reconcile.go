@@ -3,11 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
+	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/reconciler"
 )
@@ -53,7 +52,7 @@ func (s *Server) reconcileLoop(ctx context.Context) {
 		}
 		last = body
 		actx, cancel := context.WithTimeout(ctx, applyTimeout)
-		idx, err := s.apply(actx, raftstore.ApplyChangesCmd(res.Changes, requestID()))
+		idx, err := s.apply(actx, raftstore.ApplyChangesCmd(res.Changes))
 		cancel()
 		if err != nil {
 			s.logger.Error("commit reconcile batch", "err", err, "actions", len(res.Actions))
@@ -73,16 +72,13 @@ func (s *Server) reconcileLoop(ctx context.Context) {
 // observe builds the planner's input from one consistent snapshot plus the leader's
 // memory (heartbeats, clock).
 func (s *Server) observe(st *raftstore.State) reconciler.Observed {
-	nodes := st.Nodes()
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.Name
-	}
-	return reconciler.Observed{
-		Now: time.Now().UTC(), Desired: st.Revision(), Nodes: nodes, Pods: st.Pods(),
-		Services: st.Services(), Endpoints: st.Endpoints(), ObjectStatus: st.ObjectStatus(),
-		Status: st.Cluster(), Heartbeats: s.hb.view(names),
-	}
+	return reconciler.Observe(st, time.Now().UTC(), func(nodes []api.Node) map[string]time.Time {
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.Name
+		}
+		return s.hb.view(names)
+	})
 }
 
 // waitChange returns when the store applies something after idx or d passes.
@@ -101,11 +97,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// requestID makes a batch's retry detectable by the store.
-func requestID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -126,8 +126,9 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout
 	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
 	deps := server.Deps{
-		Logger:  log,
-		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
+		Logger:     log,
+		Planner:    func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
+		Reconciler: rcfg,
 	}
 	if f.repo != "" {
 		gcfg := gitsource.Config{

@@ -139,28 +139,29 @@ func suffix(n int) string {
 
 // IdealObserved is a converged cluster for base with no live server: one virtual node,
 // base's pods all running and ready.
-func IdealObserved(cfg reconciler.Config, base *api.Revision, now time.Time) reconciler.Observed {
-	in := reconciler.Observed{
-		Now: now,
-		Nodes: []api.Node{{
-			Name: virtualNode, Address: "192.0.2.1", Status: api.NodeReady, RegisteredAt: now, StatusChangedAt: now,
-			Capacity:    api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
-			Allocatable: api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
-		}},
-		Heartbeats: map[string]time.Time{virtualNode: now},
-		Desired:    base,
+func IdealObserved(cfg reconciler.Config, base *api.Revision, now time.Time) (reconciler.Observed, error) {
+	start := &reconciler.Records{Desired: base, NodeList: []api.Node{{
+		Name: virtualNode, Address: "192.0.2.1", Status: api.NodeReady, RegisteredAt: now, StatusChangedAt: now,
+		Capacity:    api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
+		Allocatable: api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
+	}}}
+	final, _, err := reconciler.Simulate(cfg, reconciler.Observe(start, now, reconciler.BeatsFromStatus(cfg, now)), maxSimSteps)
+	if err != nil {
+		return final, fmt.Errorf("simulate base: %w", err)
 	}
-	final, _ := reconciler.Simulate(cfg, in, maxSimSteps)
-	return final
+	return final, nil
 }
 
 // ComputeConsequences simulates the reconciler from live (the current cluster, or
 // IdealObserved) to head and sorts what it did into created, stopped and rolled pods,
 // pods left Pending, services that change, and (live only) node capacity.
-func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *api.Revision, isLive bool) Consequences {
+func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *api.Revision, isLive bool) (Consequences, error) {
 	in := live
 	in.Desired = head
-	final, steps := reconciler.Simulate(cfg, in, maxSimSteps)
+	final, steps, err := reconciler.Simulate(cfg, in, maxSimSteps)
+	if err != nil {
+		return Consequences{}, fmt.Errorf("simulate head: %w", err)
+	}
 	c := Consequences{Live: isLive, Steps: len(steps)}
 
 	placed := map[string]string{} // pod UID → node
@@ -246,7 +247,7 @@ func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *
 	for _, l := range [][]PodChange{c.Created, c.Stopped, c.Rolled, c.Pending} {
 		slices.SortFunc(l, byOwnerPod)
 	}
-	return c
+	return c, nil
 }
 
 func hasService(svcs []api.ServiceRecord, key string) bool {
