@@ -14,17 +14,14 @@ import (
 // cluster passes through. in is not modified. On error (a batch the store would reject
 // whole) it returns in unchanged with the error. Events are not kept: Observed has none.
 func Apply(in Observed, c api.Changes) (Observed, error) {
-	st := newMemState(in)
-	if err := apply.Changes(st, c); err != nil {
-		return in, err
-	}
-	return st.observed(in), nil
+	return ApplyWith(in, func(st apply.State) error { return apply.Changes(st, c) })
 }
 
-// applyReports is Apply for agent status reports (fenced, Gone deletes a stopping pod).
-func applyReports(in Observed, reports []api.PodStatusReport) (Observed, error) {
+// ApplyWith returns a copy of in changed by fn, one of package apply's functions
+// (apply.StatusReports for agent reports, apply.RegisterNode, ...), all or nothing.
+func ApplyWith(in Observed, fn func(apply.State) error) (Observed, error) {
 	st := newMemState(in)
-	if err := apply.StatusReports(st, reports); err != nil {
+	if err := fn(st); err != nil {
 		return in, err
 	}
 	return st.observed(in), nil

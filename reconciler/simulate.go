@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/apply"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -69,7 +70,7 @@ func simulateAgents(in Observed) (Observed, bool, error) {
 	if len(reports) == 0 {
 		return in, false, nil
 	}
-	out, err := applyReports(in, reports)
+	out, err := ApplyWith(in, func(st apply.State) error { return apply.StatusReports(st, reports) })
 	return out, true, err
 }
 
