@@ -136,7 +136,7 @@ var (
 )
 
 func (g *gen) one(s []string) string { return s[g.pick(len(s))] }
-func (g *gen) flip() bool             { return g.pick(2) == 1 }
+func (g *gen) flip() bool            { return g.pick(2) == 1 }
 
 func (g *gen) at() time.Time {
 	g.tick++
