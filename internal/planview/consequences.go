@@ -10,6 +10,7 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/printers"
 	"github.com/keelson/keelson/reconciler"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Consequences is what the reconciler would do to reach the head revision, step by
@@ -65,6 +66,10 @@ type ServiceChange struct {
 	Change ServiceChangeKind `json:"change"`
 	// Detail is the reconciler's account of the allocation (type, clusterIP, nodePorts).
 	Detail string `json:"detail,omitempty"`
+	// ClusterIP and NodePorts (in port order, 0 for a port without one) are the
+	// allocation after the change, for created and updated services.
+	ClusterIP string  `json:"clusterIP,omitempty"`
+	NodePorts []int32 `json:"nodePorts,omitempty"`
 	// ReadyBefore/ReadyAfter count ready backend pods; Added/Gone count backend pods
 	// that join or leave (a roll replaces every backend: ready count equal, all new).
 	ReadyBefore int `json:"readyBefore"`
@@ -281,11 +286,19 @@ func serviceChanges(svc map[string]*ServiceChange, before, after reconciler.Obse
 	for k := range svc {
 		keys[k] = true
 	}
+	allocated := map[string]*api.ServiceRecord{}
+	for i := range after.Services {
+		allocated[after.Services[i].Key()] = &after.Services[i]
+	}
 	var out []ServiceChange
 	for k := range keys {
 		sc := svc[k]
 		if sc == nil {
 			sc = &ServiceChange{Key: k, Change: ServiceEndpoints}
+		}
+		if rec := allocated[k]; rec != nil && (sc.Change == ServiceCreated || sc.Change == ServiceUpdated) {
+			sc.ClusterIP = rec.Spec.ClusterIP
+			sc.NodePorts = nodePorts(rec.Spec.Ports)
 		}
 		sc.ReadyBefore, sc.ReadyAfter = len(b[k]), len(a[k])
 		for uid := range a[k] {
@@ -304,6 +317,20 @@ func serviceChanges(svc map[string]*ServiceChange, before, after reconciler.Obse
 		out = append(out, *sc)
 	}
 	slices.SortFunc(out, func(x, y ServiceChange) int { return cmp.Compare(x.Key, y.Key) })
+	return out
+}
+
+// nodePorts lists each port's NodePort (0 where none); nil when no port has one.
+func nodePorts(ports []corev1.ServicePort) []int32 {
+	var out []int32
+	some := false
+	for _, p := range ports {
+		out = append(out, p.NodePort)
+		some = some || p.NodePort != 0
+	}
+	if !some {
+		return nil
+	}
 	return out
 }
 
