@@ -181,7 +181,7 @@ func (p *planner) evictLostPods() {
 		}
 		node := r.Node
 		ps.edit().Desire = api.DesireStop
-		ps.setStatus(api.PodStatus{Phase: corev1.PodFailed, Reason: "NodeLost", Message: "node " + node + " is Down"})
+		ps.setStatus(api.PodStatus{Phase: corev1.PodFailed, Reason: api.ReasonNodeLost, Message: "node " + node + " is Down"})
 		p.event(api.EventWarning, r.Key(), "Evicted", r.Owner, "pod %s lost with node %s", r.Name, node)
 		p.action(Action{Type: ActEvictPod, Object: r.Owner, Pod: r.Name, PodUID: r.UID, Node: node, Message: "node " + node + " is Down"})
 	}

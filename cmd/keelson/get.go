@@ -108,7 +108,7 @@ prints the whole list again at every change.`,
 	g.client.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&g.output, "output", "o", "", "output format: wide, json, yaml or name")
-	fl.StringVarP(&g.namespace, "namespace", "n", "default", "namespace")
+	fl.StringVarP(&g.namespace, "namespace", "n", api.DefaultNamespace, "namespace")
 	fl.BoolVarP(&g.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	fl.StringVarP(&g.selector, "selector", "l", "", "label selector, e.g. app=web,tier!=db")
 	fl.BoolVarP(&g.watch, "watch", "w", false, "after listing, print changes as they happen")
@@ -137,7 +137,7 @@ func (q query) nsMatch(ns string) bool {
 		return true
 	}
 	if ns == "" {
-		ns = "default"
+		ns = api.DefaultNamespace
 	}
 	return ns == q.namespace
 }

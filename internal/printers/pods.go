@@ -15,7 +15,7 @@ func PodStatusText(p *api.PodRecord) string {
 	if p.Desire == api.DesireStop {
 		return "Terminating"
 	}
-	if p.Status.Reason == "NodeLost" || p.Status.Reason == "Unschedulable" {
+	if p.Status.Reason == api.ReasonNodeLost || p.Status.Reason == api.ReasonUnschedulable {
 		return p.Status.Reason
 	}
 	for _, c := range p.Status.Containers {

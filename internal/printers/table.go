@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keelson/keelson/api"
 )
 
 // Table holds aligned columns; the first row is the header. It aligns by itself
@@ -104,7 +106,7 @@ func colorOf(s string) string {
 		return ansiGreen
 	case "Pending", "Progressing", "OutOfSync", "Terminating", "ContainerCreating", "Waiting", "Warning", "NotReady":
 		return ansiYellow
-	case "Failed", "Down", "Degraded", "Missing", "CrashLoopBackOff", "Unschedulable", "NodeLost", "Error",
+	case "Failed", "Down", "Degraded", "Missing", api.ReasonCrashLoopBackOff, api.ReasonUnschedulable, api.ReasonNodeLost, api.ReasonError,
 		"ErrImagePull", "ImagePullBackOff", "OOMKilled", "Refused", "unhealthy":
 		return ansiRed
 	}
