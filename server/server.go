@@ -33,7 +33,7 @@ type Server struct {
 	handler   http.Handler
 	hb        *heartbeats
 	hook      http.Handler // Git webhook, nil when none
-	statuses  *statusBatcher
+	statuses  *reportCommitter
 
 	srcMu  sync.Mutex
 	source Source // the leader's current Git source, nil otherwise
@@ -50,7 +50,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, logger: logger, deps: deps, hb: newHeartbeats()}
-	s.statuses = &statusBatcher{apply: s.apply}
+	s.statuses = &reportCommitter{apply: s.apply}
 	client, err := httpClient(cfg, deps.HTTPClient)
 	if err != nil {
 		return nil, err
