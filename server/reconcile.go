@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/internal/backoff"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/reconciler"
 )
@@ -28,25 +29,26 @@ const (
 // while a plan runs coalesce into the next one.
 func (s *Server) reconcileLoop(ctx context.Context) {
 	var (
-		streak  int
-		backoff time.Duration
-		last    []byte
+		streak int
+		delay  = backoff.Doubling{Initial: minBackoff, Max: maxBackoff}
+		last   []byte
 	)
 	for ctx.Err() == nil {
 		st := s.store.Snapshot()
 		res := s.deps.Planner(s.observe(st))
 		if res.Changes.Empty() {
-			streak, backoff, last = 0, 0, nil
+			streak, last = 0, nil
+			delay.Reset()
 			s.waitChange(ctx, st.Index(), s.cfg.ReconcileInterval)
 			continue
 		}
 		body, _ := json.Marshal(res.Changes)
 		streak++
 		if streak > maxStreak || bytes.Equal(body, last) {
-			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			d := delay.Next()
 			s.logger.Warn("reconciler keeps producing changes; backing off",
-				"streak", streak, "identical", bytes.Equal(body, last), "backoff", backoff, "actions", len(res.Actions))
-			if !sleepCtx(ctx, backoff) {
+				"streak", streak, "identical", bytes.Equal(body, last), "backoff", d, "actions", len(res.Actions))
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 		}
@@ -56,7 +58,7 @@ func (s *Server) reconcileLoop(ctx context.Context) {
 		cancel()
 		if err != nil {
 			s.logger.Error("commit reconcile batch", "err", err, "actions", len(res.Actions))
-			if !sleepCtx(ctx, time.Second) {
+			if !backoff.Sleep(ctx, time.Second) {
 				return
 			}
 			continue
@@ -86,15 +88,4 @@ func (s *Server) waitChange(ctx context.Context, idx uint64, d time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	_, _ = s.store.WaitIndex(wctx, idx)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
