@@ -26,14 +26,6 @@ func (t *Table) Row(cols ...string) { t.rows = append(t.rows, cols) }
 // Len is the number of data rows (header excluded).
 func (t *Table) Len() int { return max(len(t.rows)-1, 0) }
 
-// Header returns the header row (nil for an empty table).
-func (t *Table) Header() []string {
-	if len(t.rows) == 0 {
-		return nil
-	}
-	return t.rows[0]
-}
-
 // Rows returns the data rows.
 func (t *Table) Rows() [][]string {
 	if len(t.rows) == 0 {
