@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/server/client"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/gitsource"
-	"github.com/keelson/keelson/internal/planview"
+	"github.com/keelson/keelson/internal/cli/planview"
 	"github.com/keelson/keelson/reconciler"
 	"github.com/keelson/keelson/server/client"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keelson/keelson/internal/planview"
+	"github.com/keelson/keelson/internal/cli/planview"
 	"github.com/keelson/keelson/internal/testenv"
 )
 

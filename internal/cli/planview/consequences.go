@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/reconciler"
 	corev1 "k8s.io/api/core/v1"
 )
