@@ -249,7 +249,7 @@ func objectLabel(kind, ns, name string) string {
 	switch {
 	case name == "":
 		return kind
-	case ns == "" || ns == "default":
+	case ns == "" || ns == DefaultNamespace:
 		return kind + "/" + name
 	}
 	return kind + "/" + ns + "/" + name

@@ -12,7 +12,6 @@ import (
 // runs before validation, as in Kubernetes.
 
 const (
-	defaultNamespace        = "default"
 	defaultGracePeriod      = int64(30)
 	defaultClientIPTimeout  = int32(10800)
 	defaultProbePeriod      = int32(10)
@@ -24,7 +23,7 @@ const (
 
 func defaultMeta(ns *string) {
 	if *ns == "" {
-		*ns = defaultNamespace
+		*ns = DefaultNamespace
 	}
 }
 

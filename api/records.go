@@ -68,7 +68,7 @@ type PodDesire string
 
 const (
 	DesireRun  PodDesire = "Run"
-	DesireStop PodDesire = "Stop" // the agent stops it gracefully; the record is then removed
+	DesireStop PodDesire = "Stop" // the agent stops it gracefully; its Gone report removes the record
 )
 
 // PodRecord is one pod instance. A pod's identity is its UID: a replacement pod gets a
@@ -119,9 +119,6 @@ type PodStatus struct {
 	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	// ObservedAt is the agent's time of the report.
 	ObservedAt time.Time `json:"observedAt,omitempty"`
-	// Stopped is set by the store when the agent reports the pod Gone (stopped and its
-	// resources released): the reconciler then deletes a record whose Desire is Stop.
-	Stopped bool `json:"stopped,omitempty"`
 }
 
 // ContainerState is the coarse state of a container.
@@ -155,7 +152,7 @@ type PodStatusReport struct {
 	Node   string    `json:"node"`
 	Status PodStatus `json:"status"`
 	// Gone says the agent has stopped the pod and released its resources; for a pod
-	// whose Desire is Stop this lets the record be removed.
+	// whose Desire is Stop the store then deletes the record (package apply).
 	Gone bool `json:"gone,omitempty"`
 }
 

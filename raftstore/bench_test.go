@@ -84,7 +84,7 @@ func BenchmarkApply(b *testing.B) {
 			apply := func() {
 				c := batch()
 				for {
-					_, err := lp.Load().Apply(context.Background(), ApplyChangesCmd(c, ""))
+					_, err := lp.Load().Apply(context.Background(), ApplyChangesCmd(c))
 					if err == nil {
 						return
 					}

@@ -67,12 +67,13 @@ type RegisterNodeRequest struct {
 	At   time.Time            `json:"at"`
 }
 
-// ApplyChangesRequest is one reconciler batch. RequestID makes a retried batch a no-op
-// (a leader that saw ErrLeadershipLost cannot know whether the entry committed).
-// ObjectStatusSet carries the difference between a nil and an empty ObjectStatus,
-// which JSON's omitempty would otherwise erase.
+// ApplyChangesRequest is one reconciler batch. It carries no request ID: a leader never
+// retries a batch (after an error, ErrLeadershipLost included, it plans again from the
+// committed state, which already holds the batch if it committed), so there is nothing
+// to deduplicate. ObjectStatusSet carries the difference between a nil and an empty
+// ObjectStatus, which JSON's omitempty would otherwise erase. (Entries written by older
+// versions with a "requestID" field decode unchanged: the field is ignored.)
 type ApplyChangesRequest struct {
-	RequestID       string      `json:"requestID,omitempty"`
 	Changes         api.Changes `json:"changes"`
 	ObjectStatusSet bool        `json:"objectStatusSet,omitempty"`
 }
@@ -110,12 +111,9 @@ func RegisterNodeCmd(reg api.NodeRegistration, at time.Time) Command {
 	return Command{RegisterNodeType, RegisterNodeRequest{Node: reg, At: at}}
 }
 
-// ApplyChangesCmd commits one reconciler batch. requestID may be empty; when set, a
-// second entry with the same ID is ignored.
-func ApplyChangesCmd(c api.Changes, requestID string) Command {
-	return Command{ApplyChangesType, ApplyChangesRequest{
-		RequestID: requestID, Changes: c, ObjectStatusSet: c.ObjectStatus != nil,
-	}}
+// ApplyChangesCmd commits one reconciler batch.
+func ApplyChangesCmd(c api.Changes) Command {
+	return Command{ApplyChangesType, ApplyChangesRequest{Changes: c, ObjectStatusSet: c.ObjectStatus != nil}}
 }
 
 // ReportPodStatusCmd applies an agent's status batch, fenced by pod UID and node.

@@ -25,15 +25,9 @@ type metaRecord struct {
 	// LastEventSeq numbers events; it lives in the replicated state so every replica
 	// assigns the same Seq to the same event.
 	LastEventSeq uint64 `json:"lastEventSeq"`
-	// RecentRequests remembers the last request IDs of ApplyChanges, oldest first, so a
-	// retried batch is not applied twice.
-	RecentRequests []string `json:"recentRequests,omitempty"`
 }
 
-const (
-	metaID            = "meta"
-	maxRecentRequests = 256
-)
+const metaID = "meta"
 
 // applyFunc applies one decoded command inside a write transaction. A returned error
 // aborts the transaction and is handed back to the caller of Apply; it must depend on

@@ -53,7 +53,7 @@ func TestRegisterNode(t *testing.T) {
 	}
 	// The leader marks it NotReady; a re-registration updates the address but leaves
 	// status and registration time to their owners.
-	mustApply(t, f, ApplyChangesCmd(api.Changes{Nodes: []api.NodePatch{{Name: "n1", Status: api.NodeNotReady, StatusReason: "no heartbeat", PodCIDR: "10.244.1.0/24", At: t0.Add(time.Minute)}}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{Nodes: []api.NodePatch{{Name: "n1", Status: api.NodeNotReady, StatusReason: "no heartbeat", PodCIDR: "10.244.1.0/24", At: t0.Add(time.Minute)}}}))
 	r := reg("n1")
 	r.Address = "10.0.0.9"
 	r.Taints = []api.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
@@ -100,7 +100,7 @@ func TestRevisions(t *testing.T) {
 func TestApplyChanges(t *testing.T) {
 	f := NewFSM(nil, 0)
 	mustApply(t, f, RegisterNodeCmd(reg("n1"), t0))
-	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1"), pod("b", "n1"), pod("c", "")}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1"), pod("b", "n1"), pod("c", "")}}))
 	mustApply(t, f, ReportPodStatusCmd([]api.PodStatusReport{{UID: "a", Node: "n1", Status: api.PodStatus{Phase: corev1.PodRunning, Ready: true, PodIP: "10.244.1.5"}}}))
 
 	// Moving pod a and re-upserting keeps its agent-written status.
@@ -118,7 +118,7 @@ func TestApplyChanges(t *testing.T) {
 		ObjectStatus:   []api.ObjectStatus{{Key: "ReplicationController/default/web", Sync: api.Synced, Health: api.Healthy}},
 		Status:         &status,
 		Events:         []api.Event{{Reason: "Scheduled", Object: "Pod/default/web-a"}, {Reason: "Evicted"}},
-	}, "req-1"))
+	}))
 	st := f.State()
 	a, _ := st.Pod("a")
 	if a.Node != "n2" || a.Desire != api.DesireStop || !a.Status.Ready || a.Status.PodIP != "10.244.1.5" {
@@ -150,18 +150,11 @@ func TestApplyChanges(t *testing.T) {
 		t.Fatalf("events = %+v", ev)
 	}
 
-	// The same request ID again is a no-op (no duplicate events).
-	before := st.Hash()
-	mustApply(t, f, ApplyChangesCmd(api.Changes{Events: []api.Event{{Reason: "Dup"}}}, "req-1"))
-	if f.State().Hash() != before {
-		t.Fatal("a retried request changed the state")
-	}
-
 	// Deletes, and an empty (non-nil) object status table clears it.
 	mustApply(t, f, ApplyChangesCmd(api.Changes{
 		DeleteServices: []string{"Service/default/web"}, DeleteEndpoints: []string{"Service/default/web"},
 		ObjectStatus: []api.ObjectStatus{},
-	}, ""))
+	}))
 	st = f.State()
 	if len(st.Services()) != 0 || len(st.Endpoints()) != 0 || len(st.ObjectStatus()) != 0 {
 		t.Fatalf("after deletes: %d services, %d endpoints, %d objects", len(st.Services()), len(st.Endpoints()), len(st.ObjectStatus()))
@@ -175,7 +168,7 @@ func TestEventsBounded(t *testing.T) {
 		for j := range 3 {
 			evs = append(evs, api.Event{Reason: fmt.Sprintf("e%d-%d", i, j)})
 		}
-		mustApply(t, f, ApplyChangesCmd(api.Changes{Events: evs}, ""))
+		mustApply(t, f, ApplyChangesCmd(api.Changes{Events: evs}))
 	}
 	ev := f.State().Events(0, 0)
 	if len(ev) != 5 || ev[0].Seq != 8 || ev[4].Seq != 12 || ev[4].Reason != "e3-2" {
@@ -190,7 +183,7 @@ func TestReportPodStatusFencing(t *testing.T) {
 	f := NewFSM(nil, 0)
 	stopping := pod("s", "n1")
 	stopping.Desire = api.DesireStop
-	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1"), stopping, pod("p", "")}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1"), stopping, pod("p", "")}}))
 	running := api.PodStatus{Phase: corev1.PodRunning}
 	mustApply(t, f, ReportPodStatusCmd([]api.PodStatusReport{
 		{UID: "a", Node: "n2", Status: running},             // wrong node: fenced
@@ -227,15 +220,15 @@ func TestServersTable(t *testing.T) {
 // TestNodeViewIndex: a change to another node's pods does not wake this node's view.
 func TestNodeViewIndex(t *testing.T) {
 	f := NewFSM(nil, 0)
-	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1")}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n1")}}))
 	i1 := f.State().NodeViewIndex("n1")
-	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("b", "n2")}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("b", "n2")}}))
 	st := f.State()
 	if st.NodeViewIndex("n1") != i1 || st.NodeViewIndex("n2") != st.Index() {
 		t.Fatalf("n1 index %d (was %d), n2 index %d at %d", st.NodeViewIndex("n1"), i1, st.NodeViewIndex("n2"), st.Index())
 	}
 	// Moving a pod away from n1 wakes n1.
-	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n2")}}, ""))
+	mustApply(t, f, ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{pod("a", "n2")}}))
 	if st := f.State(); st.NodeViewIndex("n1") != st.Index() {
 		t.Fatal("moving a pod off n1 did not change n1's view index")
 	}
@@ -275,10 +268,10 @@ func sampleLog() []Command {
 			ObjectStatus:   []api.ObjectStatus{{Key: "k", Sync: api.OutOfSync}},
 			Status:         &status,
 			Events:         []api.Event{{Time: t0, Reason: "Scheduled"}},
-		}, "r1"),
+		}),
 		ReportPodStatusCmd([]api.PodStatusReport{{UID: "a", Node: "n1", Status: api.PodStatus{Phase: corev1.PodRunning, StartedAt: t0}}}),
 		RefuseRevisionCmd(api.RefusedRevision{Commit: "c2", Errors: []api.FieldError{{Message: "x"}}}),
-		ApplyChangesCmd(api.Changes{DeletePods: []string{"b"}, Events: []api.Event{{Reason: "Deleted"}}}, "r2"),
+		ApplyChangesCmd(api.Changes{DeletePods: []string{"b"}, Events: []api.Event{{Reason: "Deleted"}}}),
 		RemoveServerCmd("nope"),
 	}
 }

@@ -1,102 +1,159 @@
 package reconciler
 
 import (
+	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/apply"
 )
 
-// Apply returns a copy of in with the batch c applied the way the store applies it,
-// so Simulate (and tests) can step the loop without a store:
-//   - UpsertPods creates a pod or replaces its fields, keeping the Status of an
-//     existing UID (status belongs to the agent); a new UID is stored with the Status
-//     it carries.
-//   - SetPodStatus overwrites Status only when the pod is still assigned to the
-//     report's node (fencing); a report with Gone marks Status.Stopped.
-//   - DeletePods, services, endpoints: by UID/key. Node patches set only non-empty
-//     fields (a status change records At as StatusChangedAt).
-//   - ObjectStatus and Status replace the old ones when non-nil. Events are not kept.
-//
-// Order inside a batch: upserts, then status reports, then deletions.
-func Apply(in Observed, c api.Changes) Observed {
+// Apply returns a copy of in with the batch c applied by apply.Changes, the function
+// the store's FSM runs, so Simulate (and tests) step the loop through the states the
+// cluster passes through. in is not modified. On error (a batch the store would reject
+// whole) it returns in unchanged with the error. Events are not kept: Observed has none.
+func Apply(in Observed, c api.Changes) (Observed, error) {
+	return ApplyWith(in, func(st apply.State) error { return apply.Changes(st, c) })
+}
+
+// ApplyWith returns a copy of in changed by fn, one of package apply's functions
+// (apply.StatusReports for agent reports, apply.RegisterNode, ...), all or nothing.
+func ApplyWith(in Observed, fn func(apply.State) error) (Observed, error) {
+	st := newMemState(in)
+	if err := fn(st); err != nil {
+		return in, err
+	}
+	return st.observed(in), nil
+}
+
+// memState is apply.State over maps keyed like the store's tables. It points at the
+// records of the Observed it was made from and replaces them on write, never changing
+// them, so that Observed stays valid.
+type memState struct {
+	pods      map[string]*api.PodRecord
+	specs     map[[2]string]*api.PodRecord // owner, spec hash → a pod with that spec
+	nodes     map[string]*api.Node
+	services  map[string]*api.ServiceRecord
+	endpoints map[string]*api.Endpoints
+	objects   []api.ObjectStatus
+	status    api.ClusterStatus
+}
+
+var _ apply.State = (*memState)(nil)
+
+func newMemState(in Observed) *memState {
+	s := &memState{
+		pods:      make(map[string]*api.PodRecord, len(in.Pods)),
+		specs:     map[[2]string]*api.PodRecord{},
+		nodes:     make(map[string]*api.Node, len(in.Nodes)),
+		services:  make(map[string]*api.ServiceRecord, len(in.Services)),
+		endpoints: make(map[string]*api.Endpoints, len(in.Endpoints)),
+		objects:   in.ObjectStatus,
+		status:    in.Status,
+	}
+	for i := range in.Pods {
+		s.pods[in.Pods[i].UID] = &in.Pods[i]
+	}
+	for i := range in.Nodes {
+		s.nodes[in.Nodes[i].Name] = &in.Nodes[i]
+	}
+	for i := range in.Services {
+		s.services[in.Services[i].Key()] = &in.Services[i]
+	}
+	for i := range in.Endpoints {
+		s.endpoints[in.Endpoints[i].Key()] = &in.Endpoints[i]
+	}
+	return s
+}
+
+// observed returns in with the state's tables, each sorted the way the store lists
+// them (pods by UID, nodes by name, services and endpoints by key).
+func (s *memState) observed(in Observed) Observed {
 	out := in
-	out.Pods = slices.Clone(in.Pods)
-	idx := make(map[string]int, len(out.Pods))
-	for i := range out.Pods {
-		idx[out.Pods[i].UID] = i
-	}
-	for _, p := range c.UpsertPods {
-		if i, ok := idx[p.UID]; ok {
-			p.Status = out.Pods[i].Status
-			out.Pods[i] = p
-			continue
-		}
-		idx[p.UID] = len(out.Pods)
-		out.Pods = append(out.Pods, p)
-	}
-	for _, r := range c.SetPodStatus {
-		if i, ok := idx[r.UID]; ok && out.Pods[i].Node == r.Node {
-			out.Pods[i].Status = r.Status
-			if r.Gone {
-				out.Pods[i].Status.Stopped = true
-			}
-		}
-	}
-	if len(c.DeletePods) > 0 {
-		del := make(map[string]bool, len(c.DeletePods))
-		for _, uid := range c.DeletePods {
-			del[uid] = true
-		}
-		out.Pods = slices.DeleteFunc(out.Pods, func(p api.PodRecord) bool { return del[p.UID] })
-	}
+	out.Pods = sortedValues(s.pods, func(a, b *api.PodRecord) int { return cmp.Compare(a.UID, b.UID) })
+	out.Nodes = sortedValues(s.nodes, func(a, b *api.Node) int { return cmp.Compare(a.Name, b.Name) })
+	out.Services = sortedValues(s.services, func(a, b *api.ServiceRecord) int { return cmp.Compare(a.Key(), b.Key()) })
+	out.Endpoints = sortedValues(s.endpoints, func(a, b *api.Endpoints) int { return cmp.Compare(a.Key(), b.Key()) })
+	out.ObjectStatus, out.Status = s.objects, s.status
+	return out
+}
 
-	out.Services = applyKeyed(in.Services, c.UpsertServices, c.DeleteServices, (*api.ServiceRecord).Key)
-	out.Endpoints = applyKeyed(in.Endpoints, c.SetEndpoints, c.DeleteEndpoints, (*api.Endpoints).Key)
-
-	out.Nodes = slices.Clone(in.Nodes)
-	for _, np := range c.Nodes {
-		for i := range out.Nodes {
-			n := &out.Nodes[i]
-			if n.Name != np.Name {
-				continue
-			}
-			if np.PodCIDR != "" {
-				n.PodCIDR = np.PodCIDR
-			}
-			if np.Status != "" {
-				n.Status, n.StatusReason, n.StatusChangedAt = np.Status, np.StatusReason, np.At
-			}
-		}
-	}
-	if c.ObjectStatus != nil {
-		out.ObjectStatus = slices.Clone(c.ObjectStatus)
-	}
-	if c.Status != nil {
-		out.Status = *c.Status
+func sortedValues[T any](m map[string]*T, by func(a, b *T) int) []T {
+	ptrs := slices.Collect(maps.Values(m))
+	slices.SortFunc(ptrs, by)
+	out := make([]T, len(ptrs))
+	for i, p := range ptrs {
+		out[i] = *p
 	}
 	return out
 }
 
-// applyKeyed upserts and deletes keyed records, keeping the result sorted by key.
-func applyKeyed[T any](live, upsert []T, del []string, key func(*T) string) []T {
-	m := make(map[string]T, len(live)+len(upsert))
-	for i := range live {
-		m[key(&live[i])] = live[i]
-	}
-	for i := range upsert {
-		m[key(&upsert[i])] = upsert[i]
-	}
-	for _, k := range del {
-		delete(m, k)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]T, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, m[k])
-	}
-	return out
+func (s *memState) Pod(uid string) (*api.PodRecord, error) { return s.pods[uid], nil }
+
+func (s *memState) PodWithSpec(owner, specHash string) (*api.PodRecord, error) {
+	return s.specs[[2]string{owner, specHash}], nil
 }
+
+func (s *memState) PutPod(p, _ *api.PodRecord) error {
+	cp := *p
+	s.pods[p.UID] = &cp
+	if p.SpecHash != "" {
+		s.specs[[2]string{p.Owner, p.SpecHash}] = &cp
+	}
+	return nil
+}
+
+func (s *memState) DeletePod(p *api.PodRecord) error {
+	delete(s.pods, p.UID)
+	return nil
+}
+
+func (s *memState) PutService(r *api.ServiceRecord) error {
+	cp := *r
+	s.services[r.Key()] = &cp
+	return nil
+}
+
+func (s *memState) DeleteService(key string) error {
+	delete(s.services, key)
+	return nil
+}
+
+func (s *memState) PutEndpoints(e *api.Endpoints) error {
+	cp := *e
+	s.endpoints[e.Key()] = &cp
+	return nil
+}
+
+func (s *memState) DeleteEndpoints(key string) error {
+	delete(s.endpoints, key)
+	return nil
+}
+
+func (s *memState) Node(name string) (*api.Node, error) { return s.nodes[name], nil }
+
+func (s *memState) PutNode(n *api.Node) error {
+	cp := *n
+	s.nodes[n.Name] = &cp
+	return nil
+}
+
+// ReplaceObjectStatus keeps the table as the store does: one row per key (the last
+// wins), sorted by key.
+func (s *memState) ReplaceObjectStatus(objs []api.ObjectStatus) error {
+	byKey := make(map[string]*api.ObjectStatus, len(objs))
+	for i := range objs {
+		byKey[objs[i].Key] = &objs[i]
+	}
+	s.objects = sortedValues(byKey, func(a, b *api.ObjectStatus) int { return cmp.Compare(a.Key, b.Key) })
+	return nil
+}
+
+func (s *memState) SetClusterStatus(cs api.ClusterStatus) error {
+	s.status = cs
+	return nil
+}
+
+// AppendEvents drops events: Plan never reads them.
+func (s *memState) AppendEvents([]api.Event) error { return nil }

@@ -53,3 +53,44 @@ func BenchmarkPlan100kPods5kNodes(b *testing.B) {
 	}
 	b.ReportMetric(float64(placed)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
 }
+
+// BenchmarkPlanSteady measures the call the leader makes on every store change and
+// timer tick once the cluster has converged: 1,000 RCs (5 replicas each, so 5,000
+// running pods) and 100 bare pods on 200 nodes, nothing to do. It is dominated by
+// reading the desired side (templates hashed, owners indexed) and the live pods.
+func BenchmarkPlanSteady(b *testing.B) {
+	const nodes, rcs, replicas, bare = 200, 1000, 5, 100
+	cfg := DefaultConfig()
+	cfg.MaxPodsPerBatch = 0
+	uid := 0
+	cfg.NewUID = func() string { uid++; return fmt.Sprintf("uid-%08d", uid) }
+	sfx := 0
+	cfg.NameSuffix = func() string { sfx++; return fmt.Sprintf("%05d", sfx%100000) }
+	in := Observed{Now: t0, Heartbeats: map[string]time.Time{}}
+	for i := range nodes {
+		n := mkNode(fmt.Sprintf("n%05d", i), 64000, nil)
+		in.Nodes = append(in.Nodes, n)
+		in.Heartbeats[n.Name] = t0
+	}
+	var m api.Manifests
+	for i := range rcs {
+		l := map[string]string{"app": fmt.Sprintf("app%04d", i)}
+		m.ReplicationControllers = append(m.ReplicationControllers, mkRC(fmt.Sprintf("app%04d", i), replicas, l, "img:1", "10m"))
+	}
+	for i := range bare {
+		m.Pods = append(m.Pods, mkPod(fmt.Sprintf("solo%03d", i), map[string]string{"solo": "yes"}, "img:1"))
+	}
+	in.Desired = rev("c1", m)
+	in, steps, err := Simulate(cfg, in, 100)
+	if err != nil || len(steps) == 0 {
+		b.Fatalf("converge: %v after %d steps", err, len(steps))
+	}
+	if r := Plan(cfg, in); !r.Changes.Empty() {
+		b.Fatalf("not converged: %d actions", len(r.Actions))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		Plan(cfg, in)
+	}
+}

@@ -2,7 +2,11 @@ package reconciler
 
 import (
 	"crypto/rand"
+	"fmt"
+	"net/netip"
 	"time"
+
+	"github.com/keelson/keelson/api"
 )
 
 // Config holds the knobs of the reconciler. Everything that would make Plan
@@ -106,4 +110,37 @@ func randomSuffix() string {
 		b[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
 	}
 	return string(b[:])
+}
+
+// Published is the configuration as the server's read API publishes it (the defaults
+// filled in, so what is published is what Plan uses).
+func (c Config) Published() api.ReconcilerConfig {
+	c = c.withDefaults()
+	return api.ReconcilerConfig{
+		NodeGracePeriod: c.NodeGracePeriod.String(), EvictionTimeout: c.EvictionTimeout.String(),
+		ServiceCIDR: c.ServiceCIDR, ClusterCIDR: c.ClusterCIDR, NodeCIDRMaskSize: c.NodeCIDRMaskSize,
+		NodePortMin: c.NodePortMin, NodePortMax: c.NodePortMax, MaxPodsPerBatch: c.MaxPodsPerBatch,
+	}
+}
+
+// WithPublished returns c with a server's published knobs; c keeps its UID and name
+// generators (a preview wants deterministic ones).
+func (c Config) WithPublished(p api.ReconcilerConfig) (Config, error) {
+	grace, err := time.ParseDuration(p.NodeGracePeriod)
+	if err != nil {
+		return c, fmt.Errorf("nodeGracePeriod: %w", err)
+	}
+	evict, err := time.ParseDuration(p.EvictionTimeout)
+	if err != nil {
+		return c, fmt.Errorf("evictionTimeout: %w", err)
+	}
+	for field, cidr := range map[string]string{"serviceCIDR": p.ServiceCIDR, "clusterCIDR": p.ClusterCIDR} {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return c, fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	c.NodeGracePeriod, c.EvictionTimeout = grace, evict
+	c.ServiceCIDR, c.ClusterCIDR, c.NodeCIDRMaskSize = p.ServiceCIDR, p.ClusterCIDR, p.NodeCIDRMaskSize
+	c.NodePortMin, c.NodePortMax, c.MaxPodsPerBatch = p.NodePortMin, p.NodePortMax, p.MaxPodsPerBatch
+	return c, nil
 }

@@ -7,7 +7,9 @@
 //
 // Choices worth knowing: a node is NotReady NodeGracePeriod after its last heartbeat
 // and Down EvictionTimeout after it (both measured from the heartbeat); stopping a pod
-// is two-phase (Desire Stop, then the record is deleted once Status.Stopped is set by
-// the agent's Gone report, or at once when the pod never reached a node or its node is
-// Down); pods lost with a node are marked Failed/NodeLost and replaced in the same step.
+// is two-phase (Desire Stop, then the record is deleted by the store when the pod's
+// agent reports it Gone, see package apply, or by Plan at once when the pod never
+// reached a node or its node is Down); pods lost with a node are marked Failed/NodeLost
+// and replaced in the same step. How a batch changes state is package apply's, shared
+// with the store: Apply and Simulate call it, never a copy.
 package reconciler

@@ -90,14 +90,17 @@ func world(t *testing.T, cfg Config, nodes []api.Node, m api.Manifests) Observed
 	// Allocate pod CIDRs first, as the real loop would have long before.
 	r := Plan(cfg, Observed{Now: t0, Nodes: nodes, Heartbeats: in.Heartbeats})
 	r.Changes.Nodes = slices.DeleteFunc(r.Changes.Nodes, func(p api.NodePatch) bool { return p.PodCIDR == "" })
-	in = Apply(in, api.Changes{Nodes: r.Changes.Nodes})
+	in = mustApply(t, in, api.Changes{Nodes: r.Changes.Nodes})
 	return in
 }
 
 // settle runs the loop with simulated agents to a fixed point.
 func settle(t *testing.T, cfg Config, in Observed) Observed {
 	t.Helper()
-	out, steps := Simulate(cfg, in, 200)
+	out, steps, err := Simulate(cfg, in, 200)
+	if err != nil {
+		t.Fatalf("simulate: %v", err)
+	}
 	if len(steps) >= 200 {
 		t.Fatalf("did not converge in 200 steps")
 	}
@@ -105,8 +108,22 @@ func settle(t *testing.T, cfg Config, in Observed) Observed {
 }
 
 // readyAll marks every scheduled Run pod Running+Ready (an agent round).
-func readyAll(in Observed) Observed {
-	out, _ := simulateAgents(in)
+func readyAll(t *testing.T, in Observed) Observed {
+	t.Helper()
+	out, _, err := simulateAgents(in)
+	if err != nil {
+		t.Fatalf("agents: %v", err)
+	}
+	return out
+}
+
+// mustApply applies a batch the way the store does; a refused batch fails the test.
+func mustApply(t testing.TB, in Observed, c api.Changes) Observed {
+	t.Helper()
+	out, err := Apply(in, c)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
 	return out
 }
 

@@ -147,8 +147,9 @@ func uintToIPv4(v uint32) netip.Addr {
 }
 
 // cleanupStopped removes the records of pods asked to stop once nothing can still be
-// running them: the agent confirmed (Status.Stopped), the pod never reached a node, or
-// its node is Down or gone (the agent fences by UID if it ever returns).
+// running them: the pod never reached a node, or its node is Down or gone (the agent
+// fences by UID if it ever returns). A pod its agent stopped needs nothing here: the
+// agent's Gone report removes the record (apply.StatusReports).
 func (p *planner) cleanupStopped() {
 	for _, ps := range p.pods {
 		r := ps.rec
@@ -157,8 +158,6 @@ func (p *planner) cleanupStopped() {
 		}
 		why := ""
 		switch {
-		case r.Status.Stopped:
-			why = "stopped by its node"
 		case r.Node == "":
 			why = "never scheduled"
 		case !p.nodeUp(r.Node):
@@ -182,7 +181,7 @@ func (p *planner) evictLostPods() {
 		}
 		node := r.Node
 		ps.edit().Desire = api.DesireStop
-		ps.setStatus(api.PodStatus{Phase: corev1.PodFailed, Reason: "NodeLost", Message: "node " + node + " is Down"})
+		ps.setStatus(api.PodStatus{Phase: corev1.PodFailed, Reason: api.ReasonNodeLost, Message: "node " + node + " is Down"})
 		p.event(api.EventWarning, r.Key(), "Evicted", r.Owner, "pod %s lost with node %s", r.Name, node)
 		p.action(Action{Type: ActEvictPod, Object: r.Owner, Pod: r.Name, PodUID: r.UID, Node: node, Message: "node " + node + " is Down"})
 	}

@@ -28,8 +28,26 @@ type podInfo struct {
 	hash          string
 }
 
+// desiredRCs returns the desired RCs sorted by key. They are derived (defaults applied,
+// templates hashed) once per Plan: ownership, the RC controller and status all read
+// them, and hashing a template is the costliest step of a converged Plan.
 func (p *planner) desiredRCs() []*rcInfo {
-	var out []*rcInfo
+	if p.rcs == nil {
+		p.rcs = p.buildDesiredRCs()
+	}
+	return p.rcs
+}
+
+// desiredPods returns the desired bare Pods sorted by key, derived once per Plan.
+func (p *planner) desiredPods() []*podInfo {
+	if p.barePods == nil {
+		p.barePods = p.buildDesiredPods()
+	}
+	return p.barePods
+}
+
+func (p *planner) buildDesiredRCs() []*rcInfo {
+	out := []*rcInfo{}
 	for i := range p.in.Desired.Objects.ReplicationControllers {
 		rc := &p.in.Desired.Objects.ReplicationControllers[i]
 		if rc.Spec.Template == nil {
@@ -51,8 +69,8 @@ func (p *planner) desiredRCs() []*rcInfo {
 	return out
 }
 
-func (p *planner) desiredPods() []*podInfo {
-	var out []*podInfo
+func (p *planner) buildDesiredPods() []*podInfo {
+	out := []*podInfo{}
 	for i := range p.in.Desired.Objects.Pods {
 		pod := &p.in.Desired.Objects.Pods[i]
 		pi := &podInfo{ns: namespaceOf(pod.Namespace), name: pod.Name, pod: pod}

@@ -49,6 +49,10 @@ type planner struct {
 	nodes     map[string]*nodeState
 	nodeNames []string // sorted
 
+	// The desired side, derived once (desiredRCs, desiredPods); nil until first use.
+	rcs      []*rcInfo
+	barePods []*podInfo
+
 	pods  []*podState // every pod record, then the pods created by this step
 	byUID map[string]*podState
 	names map[string]bool // "ns/name" of every pod record (to keep generated names unique)

@@ -24,7 +24,7 @@ func TestBarePods(t *testing.T) {
 		if p.Name != "db" || p.Owner != podDB || p.UID == "" || p.Node == "" {
 			t.Fatalf("pod %+v", p)
 		}
-		assertQuiet(t, cfg, Apply(base, r.Changes))
+		assertQuiet(t, cfg, mustApply(t, base, r.Changes))
 	})
 	running := settle(t, cfg, base)
 	oldUID := running.Pods[0].UID
@@ -36,7 +36,7 @@ func TestBarePods(t *testing.T) {
 		if c, s := count(r.Actions, ActCreatePod), count(r.Actions, ActStopPod); c != 1 || s != 1 {
 			t.Fatalf("create %d stop %d: %+v", c, s, r.Actions)
 		}
-		after := Apply(st, r.Changes)
+		after := mustApply(t, st, r.Changes)
 		assertQuiet(t, cfg, after)
 		final := settle(t, cfg, after)
 		run := podsOf(final, podDB, api.DesireRun)
@@ -51,7 +51,7 @@ func TestBarePods(t *testing.T) {
 		if s := count(r.Actions, ActStopPod); s != 1 || !hasEvent(r.Changes.Events, "Pruned", "") {
 			t.Fatalf("actions %+v", r.Actions)
 		}
-		if final := settle(t, cfg, Apply(st, r.Changes)); len(final.Pods) != 0 {
+		if final := settle(t, cfg, mustApply(t, st, r.Changes)); len(final.Pods) != 0 {
 			t.Fatalf("pods left %+v", final.Pods)
 		}
 	})
@@ -71,7 +71,7 @@ func TestBarePods(t *testing.T) {
 		if len(r.Changes.SetPodStatus) != 1 || r.Changes.SetPodStatus[0].Status.Reason != "NodeLost" || r.Changes.SetPodStatus[0].Status.Phase != corev1.PodFailed {
 			t.Fatalf("lost status %+v", r.Changes.SetPodStatus)
 		}
-		after := Apply(st, r.Changes)
+		after := mustApply(t, st, r.Changes)
 		var lost, repl api.PodRecord
 		for _, p := range after.Pods {
 			if p.UID == oldUID {
@@ -88,7 +88,7 @@ func TestBarePods(t *testing.T) {
 		if len(r.Changes.DeletePods) != 1 || r.Changes.DeletePods[0] != oldUID {
 			t.Fatalf("deletes %+v", r.Changes.DeletePods)
 		}
-		assertQuiet(t, cfg, Apply(after, r.Changes))
+		assertQuiet(t, cfg, mustApply(t, after, r.Changes))
 	})
 }
 
@@ -111,7 +111,7 @@ func TestNodeLifecycle(t *testing.T) {
 	if count(r.Actions, ActEvictPod) != 0 || count(r.Actions, ActCreatePod) != 0 {
 		t.Fatalf("acted on NotReady: %+v", r.Actions)
 	}
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 	assertQuiet(t, cfg, in)
 
 	// 21s: Down; its 2 pods are evicted and replaced on n000.
@@ -123,7 +123,7 @@ func TestNodeLifecycle(t *testing.T) {
 	if e, c := count(r.Actions, ActEvictPod), count(r.Actions, ActCreatePod); e != 2 || c != 2 {
 		t.Fatalf("evict %d create %d", e, c)
 	}
-	in = settle(t, cfg, Apply(in, r.Changes))
+	in = settle(t, cfg, mustApply(t, in, r.Changes))
 	for _, p := range in.Pods {
 		if p.Node == "n001" {
 			t.Fatalf("pod %s still on the Down node: %+v", p.Name, p)
@@ -166,7 +166,7 @@ func TestPodCIDRAllocation(t *testing.T) {
 	if len(got) != 2 || got["n000"] != want["n000"] || got["n002"] != want["n002"] {
 		t.Fatalf("got %v want %v", got, want)
 	}
-	assertQuiet(t, cfg, Apply(in, r.Changes))
+	assertQuiet(t, cfg, mustApply(t, in, r.Changes))
 }
 
 func TestScheduler(t *testing.T) {
@@ -221,7 +221,7 @@ func TestScheduler(t *testing.T) {
 			if tc.msg != "" && !hasEvent(r.Changes.Events, "FailedScheduling", tc.msg) {
 				t.Fatalf("no FailedScheduling event %q: %+v", tc.msg, r.Changes.Events)
 			}
-			after := Apply(in, r.Changes)
+			after := mustApply(t, in, r.Changes)
 			// The same reason is not reported again.
 			assertQuiet(t, cfg, after)
 		})
@@ -231,7 +231,7 @@ func TestScheduler(t *testing.T) {
 func TestUnschedulablePodGetsPlacedWhenANodeJoins(t *testing.T) {
 	cfg := testConfig()
 	in := world(t, cfg, nil, api.Manifests{ReplicationControllers: []corev1.ReplicationController{mkRC("web", 1, webLabels, "web:1", "")}})
-	in = Apply(in, Plan(cfg, in).Changes)
+	in = mustApply(t, in, Plan(cfg, in).Changes)
 	if in.Pods[0].Status.Reason != "Unschedulable" {
 		t.Fatalf("status %+v", in.Pods[0].Status)
 	}

@@ -115,14 +115,14 @@ func restarts(p *api.PodRecord) int32 {
 // crashLooping reports whether any container is in CrashLoopBackOff.
 func crashLooping(p *api.PodRecord) bool {
 	for _, c := range p.Status.Containers {
-		if c.Reason == "CrashLoopBackOff" {
+		if c.Reason == api.ReasonCrashLoopBackOff {
 			return true
 		}
 	}
-	return p.Status.Reason == "CrashLoopBackOff"
+	return p.Status.Reason == api.ReasonCrashLoopBackOff
 }
 
-func namespaceOf(ns string) string { return cmp.Or(ns, "default") }
+func namespaceOf(ns string) string { return cmp.Or(ns, api.DefaultNamespace) }
 
 // maxGeneratedBase is the longest base of a generated pod name: 63 characters less
 // "-" and the 5-character suffix.

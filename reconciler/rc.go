@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/keelson/keelson/api"
 )
 
 // reconcileRCs runs the ReplicationController controller for every desired RC.
@@ -47,7 +49,7 @@ func (p *planner) reconcileRC(rc *rcInfo) {
 		} else {
 			allCurReady = false
 		}
-		if ps.rec.Status.Reason == "Unschedulable" {
+		if ps.rec.Status.Reason == api.ReasonUnschedulable {
 			unschedulable = true
 		}
 	}

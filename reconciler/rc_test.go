@@ -30,7 +30,7 @@ func TestRCCreateSpreadsAndIsIdempotent(t *testing.T) {
 	if !hasEvent(r.Changes.Events, "Scheduled", "") || !hasEvent(r.Changes.Events, "SuccessfulCreate", "") {
 		t.Fatalf("missing events: %+v", r.Changes.Events)
 	}
-	assertQuiet(t, cfg, Apply(in, r.Changes))
+	assertQuiet(t, cfg, mustApply(t, in, r.Changes))
 }
 
 func TestRCScale(t *testing.T) {
@@ -71,7 +71,7 @@ func TestRCScale(t *testing.T) {
 			if notReady != "" && r.Changes.UpsertPods[0].UID != notReady {
 				t.Fatalf("stopped %s, want the not-ready %s", r.Changes.UpsertPods[0].UID, notReady)
 			}
-			after := Apply(st, r.Changes)
+			after := mustApply(t, st, r.Changes)
 			assertQuiet(t, cfg, after)
 			final := settle(t, cfg, after)
 			if n := len(podsOf(final, rcWeb, api.DesireRun)); n != int(tc.replicas) {
@@ -113,25 +113,28 @@ func TestRCRollingUpdateOneAtATime(t *testing.T) {
 	if c, s := count(r.Actions, ActCreatePod), count(r.Actions, ActRollPod); c != 1 || s != 0 {
 		t.Fatalf("first roll step: %d creates %d rolls, want 1 0", c, s)
 	}
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 	// The new pod is not Ready yet: nothing more happens.
 	assertQuiet(t, cfg, in)
 	// It becomes Ready: one old pod stops and the next new pod is created.
-	in = readyAll(in)
+	in = readyAll(t, in)
 	r = Plan(cfg, in)
 	if c, s := count(r.Actions, ActCreatePod), count(r.Actions, ActRollPod); c != 1 || s != 1 {
 		t.Fatalf("second roll step: %d creates %d rolls, want 1 1: %+v", c, s, r.Actions)
 	}
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 	rollInvariants(t, in, rcWeb, 3)
 
 	// Drive to completion, checking the invariants after every step and agent round.
 	for i := 0; i < 50; i++ {
 		r = Plan(cfg, in)
-		in = Apply(in, r.Changes)
+		in = mustApply(t, in, r.Changes)
 		rollInvariants(t, in, rcWeb, 3)
 		var acted bool
-		in, acted = simulateAgents(in)
+		var err error
+		if in, acted, err = simulateAgents(in); err != nil {
+			t.Fatal(err)
+		}
 		rollInvariants(t, in, rcWeb, 3)
 		if r.Changes.Empty() && !acted {
 			break
@@ -185,7 +188,7 @@ func TestRCRollResumesOnNewLeader(t *testing.T) {
 		t.Fatalf("new leader: %d creates %d rolls, want none while web-new02 is not ready: %+v", c, s, r.Actions)
 	}
 	// Once web-new02 is Ready, exactly one more old pod goes and the last new one comes.
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 	for i := range in.Pods {
 		if in.Pods[i].UID == "n2" {
 			in.Pods[i].Status = api.PodStatus{Phase: corev1.PodRunning, Ready: true, PodIP: "10.244.1.9"}
@@ -195,7 +198,7 @@ func TestRCRollResumesOnNewLeader(t *testing.T) {
 	if c, s := count(r.Actions, ActCreatePod), count(r.Actions, ActRollPod); c != 1 || s != 1 {
 		t.Fatalf("after n2 ready: %d creates %d rolls, want 1 1: %+v", c, s, r.Actions)
 	}
-	final := settle(t, cfg, Apply(in, r.Changes))
+	final := settle(t, cfg, mustApply(t, in, r.Changes))
 	for _, p := range podsOf(final, rcWeb, api.DesireRun) {
 		if p.SpecHash != newHash {
 			t.Fatalf("old pod %s survived", p.Name)
@@ -210,7 +213,7 @@ func TestRCRollStallsOnCrashLoop(t *testing.T) {
 	cfg := testConfig()
 	in := settle(t, cfg, world(t, cfg, mkNodes(3, 4000), api.Manifests{ReplicationControllers: []corev1.ReplicationController{mkRC("web", 3, webLabels, "web:1", "100m")}}))
 	in.Desired = rev("c2", api.Manifests{ReplicationControllers: []corev1.ReplicationController{mkRC("web", 3, webLabels, "web:bad", "100m")}})
-	in = Apply(in, Plan(cfg, in).Changes)
+	in = mustApply(t, in, Plan(cfg, in).Changes)
 	for i := range in.Pods {
 		if in.Pods[i].Status.Phase == corev1.PodPending {
 			in.Pods[i].Status = api.PodStatus{Phase: corev1.PodRunning, Containers: []api.ContainerStatus{{Name: "app", State: api.ContainerWaiting, Reason: "CrashLoopBackOff", RestartCount: 4}}}
@@ -220,7 +223,7 @@ func TestRCRollStallsOnCrashLoop(t *testing.T) {
 	if count(r.Actions, ActRollPod)+count(r.Actions, ActCreatePod) != 0 {
 		t.Fatalf("rollout went on past a crash-looping pod: %+v", r.Actions)
 	}
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 	rollInvariants(t, in, rcWeb, 3)
 	var st api.ObjectStatus
 	for _, s := range in.ObjectStatus {
@@ -248,7 +251,7 @@ func TestRCAdoptAndRelease(t *testing.T) {
 		if a, c, s := count(r.Actions, ActAdopt), count(r.Actions, ActCreatePod), count(r.Actions, ActStopPod); a != 3 || c != 0 || s != 0 {
 			t.Fatalf("adopt %d create %d stop %d, want 3 0 0: %+v", a, c, s, r.Actions)
 		}
-		after := Apply(st, r.Changes)
+		after := mustApply(t, st, r.Changes)
 		if n := len(podsOf(after, "ReplicationController/default/web2", api.DesireRun)); n != 3 {
 			t.Fatalf("web2 owns %d pods", n)
 		}
@@ -270,7 +273,7 @@ func TestRCAdoptAndRelease(t *testing.T) {
 		if s := count(r.Actions, ActStopPod); s != 3 || !hasEvent(r.Changes.Events, "Pruned", "") {
 			t.Fatalf("stops %d: %+v", s, r.Actions)
 		}
-		final := settle(t, cfg, Apply(st, r.Changes))
+		final := settle(t, cfg, mustApply(t, st, r.Changes))
 		if len(final.Pods) != 0 {
 			t.Fatalf("%d pod records left", len(final.Pods))
 		}

@@ -69,8 +69,7 @@ func (p *planner) schedule() {
 			continue
 		}
 		res := p.resourcesOf(r)
-		switch {
-		case r.Desire == api.DesireRun:
+		if r.Desire == api.DesireRun {
 			n.used, n.score = n.used.Add(res.req), n.score.Add(res.score)
 			if cnt, ok := owners[r.Owner]; ok {
 				if cnt == nil {
@@ -79,10 +78,9 @@ func (p *planner) schedule() {
 				}
 				cnt[n]++
 			}
-		case r.Status.Stopped:
-			continue
 		}
-		// A stopping pod still holds its host ports until its node confirms it is gone.
+		// A stopping pod still holds its host ports until its node confirms it is gone
+		// (its Gone report removes the record).
 		for _, hp := range res.ports {
 			if n.ports == nil {
 				n.ports = map[hostPort]bool{}
@@ -175,7 +173,7 @@ func (p *planner) scheduleClass(c *schedClass, count map[*nodeState]int) {
 }
 
 func (p *planner) bind(ps *podState, node string) {
-	wasUnschedulable := ps.rec.Status.Reason == "Unschedulable"
+	wasUnschedulable := ps.rec.Status.Reason == api.ReasonUnschedulable
 	r := ps.edit()
 	r.Node = node
 	if wasUnschedulable {
@@ -188,10 +186,10 @@ func (p *planner) bind(ps *podState, node string) {
 // unschedulable leaves the pod Pending and says why, once per distinct reason.
 func (p *planner) unschedulable(ps *podState, msg string) {
 	st := ps.rec.Status
-	if st.Reason == "Unschedulable" && st.Message == msg {
+	if st.Reason == api.ReasonUnschedulable && st.Message == msg {
 		return
 	}
-	ps.setStatus(api.PodStatus{Phase: corev1.PodPending, Reason: "Unschedulable", Message: msg})
+	ps.setStatus(api.PodStatus{Phase: corev1.PodPending, Reason: api.ReasonUnschedulable, Message: msg})
 	r := ps.rec
 	p.event(api.EventWarning, r.Key(), "FailedScheduling", r.Owner, "%s", msg)
 	p.action(Action{Type: ActUnschedulable, Object: r.Owner, Pod: r.Name, PodUID: r.UID, Message: msg})

@@ -129,7 +129,11 @@ func TestPlacementThroughPlan(t *testing.T) {
 	if !hasEvent(r.Changes.Events, "TaintManagerEviction", "maintenance") {
 		t.Fatalf("no eviction event: %+v", r.Changes.Events)
 	}
-	out = settle(t, cfg, Apply(out, r.Changes))
+	applied, err := Apply(out, r.Changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = settle(t, cfg, applied)
 	for _, p := range out.Pods {
 		if p.Name == "free" && p.Desire == api.DesireRun {
 			if p.Node != "" || !contains(p.Status.Message, "untolerated taint") {

@@ -42,7 +42,7 @@ func TestServiceAllocation(t *testing.T) {
 	m := api.Manifests{Services: []corev1.Service{mkSvc("a", webLabels, intstr.FromInt32(8080)), ext, explicit, headless, np}}
 	in := world(t, cfg, mkNodes(1, 1000), m)
 	r := Plan(cfg, in)
-	in = Apply(in, r.Changes)
+	in = mustApply(t, in, r.Changes)
 
 	for name, want := range map[string]string{"a": "10.96.0.10", "fixed": "10.96.0.50", "hl": "None", "ext": "", "np": "10.96.0.11"} {
 		s := svcRecord(in, name)
@@ -65,7 +65,7 @@ func TestServiceAllocation(t *testing.T) {
 		np2.Spec.Ports[0].Port = 8000 // same name: node port kept
 		st.Desired = rev("c2", api.Manifests{Services: []corev1.Service{mkSvc("new", webLabels, intstr.FromInt32(1)), a, *np2}})
 		r := Plan(cfg, st)
-		st = Apply(st, r.Changes)
+		st = mustApply(t, st, r.Changes)
 		if got := svcRecord(st, "a").Spec.ClusterIP; got != "10.96.0.10" {
 			t.Fatalf("a moved to %s", got)
 		}
@@ -91,7 +91,7 @@ func TestServiceAllocation(t *testing.T) {
 		stealPort.Spec.Ports[0].NodePort = 30005 // held by np
 		st.Desired = rev("c2", api.Manifests{Services: append(append([]corev1.Service(nil), m.Services...), steal, stealPort)})
 		r := Plan(cfg, st)
-		st = Apply(st, r.Changes)
+		st = mustApply(t, st, r.Changes)
 		if svcRecord(st, "thief") != nil || svcRecord(st, "thief2") != nil {
 			t.Fatalf("conflicting service allocated")
 		}
@@ -175,7 +175,7 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("not-ready pod is a ready endpoint")
 		}
 	}
-	assertQuiet(t, cfg, Apply(st, r.Changes))
+	assertQuiet(t, cfg, mustApply(t, st, r.Changes))
 
 	st = in
 	st.Now = t0.Add(12 * time.Second)
@@ -197,7 +197,7 @@ func TestSyncAndHealth(t *testing.T) {
 		Pods:                   []corev1.Pod{mkPod("db", map[string]string{"app": "db"}, "db:1")},
 	}
 	in := world(t, cfg, mkNodes(2, 4000), m)
-	in = Apply(in, Plan(cfg, in).Changes)
+	in = mustApply(t, in, Plan(cfg, in).Changes)
 	if s := objStatus(in, rcWeb); s.Sync != api.Synced || s.Health != api.HealthProgressing || s.Desired != 2 || s.Ready != 0 {
 		t.Fatalf("web just created: %+v", s)
 	}
@@ -215,7 +215,7 @@ func TestSyncAndHealth(t *testing.T) {
 		t.Fatalf("cluster %+v", in.Status)
 	}
 	in.Desired = rev("c2", api.Manifests{ReplicationControllers: []corev1.ReplicationController{mkRC("web", 3, webLabels, "web:1", "100m")}})
-	in = Apply(in, Plan(cfg, in).Changes)
+	in = mustApply(t, in, Plan(cfg, in).Changes)
 	if s := objStatus(in, rcWeb); s.Health != api.HealthProgressing || in.Status.AppliedCommit != "c2" {
 		t.Fatalf("scaling: %+v %+v", s, in.Status)
 	}
@@ -233,7 +233,10 @@ func TestSimulateAndBatchLimit(t *testing.T) {
 	if len(r.Changes.UpsertPods) != 10 {
 		t.Fatalf("batch of %d pods, cap 10", len(r.Changes.UpsertPods))
 	}
-	final, steps := Simulate(cfg, in, 100)
+	final, steps, err := Simulate(cfg, in, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := len(podsOf(final, rcWeb, api.DesireRun)); n != 35 || len(steps) < 4 {
 		t.Fatalf("%d pods after %d steps", n, len(steps))
 	}

@@ -5,34 +5,41 @@ import (
 	"net/netip"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/apply"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // Simulate runs Plan to a fixed point, pretending to be every agent in between: each
 // pod scheduled on a Ready node becomes Running and Ready with an IP from the node's
-// pod CIDR, and each pod asked to stop on a Ready or NotReady node goes away. Time does
-// not advance, so no node changes state by itself. It stops when a step changes
-// nothing and the agents have nothing left to do, or after maxSteps steps. `keelson
-// plan` uses it to show the full consequence of a branch.
-func Simulate(cfg Config, in Observed, maxSteps int) (final Observed, steps []Result) {
+// pod CIDR, and each pod asked to stop on a Ready or NotReady node reports Gone (which
+// removes its record, as in the store). Every batch goes through apply, the store's own
+// code. Time does not advance, so no node changes state by itself. It stops when a step
+// changes nothing and the agents have nothing left to do, or after maxSteps steps.
+// `keelson plan` uses it to show the full consequence of a branch. An error is a batch
+// the store would refuse (a reconciler bug); the steps up to it are returned.
+func Simulate(cfg Config, in Observed, maxSteps int) (final Observed, steps []Result, err error) {
 	cur := in
 	for range maxSteps {
 		r := Plan(cfg, cur)
 		if !r.Changes.Empty() {
 			steps = append(steps, r)
-			cur = Apply(cur, r.Changes)
+			if cur, err = Apply(cur, r.Changes); err != nil {
+				return cur, steps, err
+			}
 		}
 		var acted bool
-		cur, acted = simulateAgents(cur)
+		if cur, acted, err = simulateAgents(cur); err != nil {
+			return cur, steps, err
+		}
 		if r.Changes.Empty() && !acted {
 			break
 		}
 	}
-	return cur, steps
+	return cur, steps, nil
 }
 
 // simulateAgents applies what healthy agents would report.
-func simulateAgents(in Observed) (Observed, bool) {
+func simulateAgents(in Observed) (Observed, bool, error) {
 	nodes := map[string]*api.Node{}
 	for i := range in.Nodes {
 		nodes[in.Nodes[i].Name] = &in.Nodes[i]
@@ -50,7 +57,7 @@ func simulateAgents(in Observed) (Observed, bool) {
 			continue
 		}
 		switch {
-		case p.Desire == api.DesireStop && !p.Status.Stopped:
+		case p.Desire == api.DesireStop:
 			reports = append(reports, api.PodStatusReport{UID: p.UID, Node: p.Node, Status: p.Status, Gone: true})
 		case p.Desire == api.DesireRun && n.Status == api.NodeReady && !(p.Status.Phase == corev1.PodRunning && p.Status.Ready):
 			ip := nextPodIP(n.PodCIDR, usedIPs)
@@ -61,9 +68,10 @@ func simulateAgents(in Observed) (Observed, bool) {
 		}
 	}
 	if len(reports) == 0 {
-		return in, false
+		return in, false, nil
 	}
-	return Apply(in, api.Changes{SetPodStatus: reports}), true
+	out, err := ApplyWith(in, func(st apply.State) error { return apply.StatusReports(st, reports) })
+	return out, true, err
 }
 
 // nextPodIP returns the lowest free host address of cidr (from .2: .1 is the bridge).

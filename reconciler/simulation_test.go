@@ -50,10 +50,13 @@ func TestSimulationInvariants(t *testing.T) {
 	converge := func(round int) {
 		for step := 0; step < 300; step++ {
 			r := Plan(cfg, in)
-			in = Apply(in, r.Changes)
+			in = mustApply(t, in, r.Changes)
 			checkStepInvariants(t, in)
 			var acted bool
-			in, acted = simulateAgents(in)
+			var err error
+			if in, acted, err = simulateAgents(in); err != nil {
+				t.Fatal(err)
+			}
 			if r.Changes.Empty() && !acted {
 				return
 			}

@@ -83,7 +83,7 @@ func (p *planner) workloadStatus(key, hash string, want int32, pods []*podState)
 				st.Ready++
 			}
 		}
-		if ps.rec.Status.Reason == "Unschedulable" {
+		if ps.rec.Status.Reason == api.ReasonUnschedulable {
 			unsched++
 			unschedMsg = ps.rec.Status.Message
 		}

@@ -109,7 +109,7 @@ func TestFollowerForwarding(t *testing.T) {
 		t.Fatalf("consistent read via follower: %v %v", nodes, err)
 	}
 	// Status reports are fenced: a pod on n1 accepts n1's report only.
-	if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{UID: "u1", Namespace: "default", Name: "p", Node: "n1", Desire: api.DesireRun}}}, "")); err != nil {
+	if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{UID: "u1", Namespace: "default", Name: "p", Node: "n1", Desire: api.DesireRun}}})); err != nil {
 		t.Fatal(err)
 	}
 	err = c.ReportStatus(ctx, []api.PodStatusReport{
@@ -148,7 +148,7 @@ func TestNodeView(t *testing.T) {
 	}
 	upsert := func(uid, node string) {
 		t.Helper()
-		if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{UID: uid, Name: uid, Namespace: "default", Node: node, Desire: api.DesireRun}}}, "")); err != nil {
+		if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{UID: uid, Name: uid, Namespace: "default", Node: node, Desire: api.DesireRun}}})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,7 +192,7 @@ func TestLogsProxy(t *testing.T) {
 	if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{
 		UID: "u1", Namespace: "default", Name: "web-1", Node: "n1", Desire: api.DesireRun,
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web"}}},
-	}}}, "")); err != nil {
+	}}})); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder

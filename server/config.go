@@ -88,6 +88,9 @@ type Deps struct {
 	// Web builds the read-only web page (server/web) around this server's API and
 	// store, mounted at /ui/; nil: no page.
 	Web func(readAPI http.Handler, store *raftstore.Store) http.Handler
+	// Reconciler is the configuration Planner runs with, published at GET /v1/config
+	// so `keelson plan --server` previews with it (zero fields: the defaults).
+	Reconciler reconciler.Config
 	// HTTPClient is used to forward to the leader and proxy logs (default: one with the
 	// TLS CA from Config).
 	HTTPClient *http.Client

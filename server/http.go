@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET "+api.PathRCs, authRead, s.handleRCs)
 	handle("GET "+api.PathEvents, authRead, s.handleEvents)
 	handle("GET "+api.PathEndpoints, authRead, s.handleEndpoints)
+	handle("GET "+api.PathConfig, authRead, s.handleConfig)
 	handle("GET "+api.PathLogs+"{namespace}/{pod}", authRead, s.handleLogs)
 
 	handle("POST "+api.PathNodeRegister, authCluster, s.onLeader(s.handleRegister))

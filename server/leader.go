@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keelson/keelson/internal/backoff"
 	"github.com/keelson/keelson/raftstore"
 )
 
@@ -55,10 +56,8 @@ func (s *Server) lead(ctx context.Context) {
 			break
 		}
 		s.logger.Warn("barrier after gaining leadership", "err", err)
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, clusterRetry) {
 			return
-		case <-time.After(clusterRetry):
 		}
 	}
 	s.hb.reset(time.Now().UTC())

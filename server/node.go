@@ -58,7 +58,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleStatusReport commits an agent's pod status batch, merged with other agents'
-// batches into one raft entry (statusBatcher); the store ignores reports for pods no
+// batches into one raft entry (reportCommitter); the store ignores reports for pods no
 // longer assigned to the reporting node (fencing).
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
 	var reports []api.PodStatusReport

@@ -3,11 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
+	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/internal/backoff"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/reconciler"
 )
@@ -29,35 +29,36 @@ const (
 // while a plan runs coalesce into the next one.
 func (s *Server) reconcileLoop(ctx context.Context) {
 	var (
-		streak  int
-		backoff time.Duration
-		last    []byte
+		streak int
+		delay  = backoff.Doubling{Initial: minBackoff, Max: maxBackoff}
+		last   []byte
 	)
 	for ctx.Err() == nil {
 		st := s.store.Snapshot()
 		res := s.deps.Planner(s.observe(st))
 		if res.Changes.Empty() {
-			streak, backoff, last = 0, 0, nil
+			streak, last = 0, nil
+			delay.Reset()
 			s.waitChange(ctx, st.Index(), s.cfg.ReconcileInterval)
 			continue
 		}
 		body, _ := json.Marshal(res.Changes)
 		streak++
 		if streak > maxStreak || bytes.Equal(body, last) {
-			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			d := delay.Next()
 			s.logger.Warn("reconciler keeps producing changes; backing off",
-				"streak", streak, "identical", bytes.Equal(body, last), "backoff", backoff, "actions", len(res.Actions))
-			if !sleepCtx(ctx, backoff) {
+				"streak", streak, "identical", bytes.Equal(body, last), "backoff", d, "actions", len(res.Actions))
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 		}
 		last = body
 		actx, cancel := context.WithTimeout(ctx, applyTimeout)
-		idx, err := s.apply(actx, raftstore.ApplyChangesCmd(res.Changes, requestID()))
+		idx, err := s.apply(actx, raftstore.ApplyChangesCmd(res.Changes))
 		cancel()
 		if err != nil {
 			s.logger.Error("commit reconcile batch", "err", err, "actions", len(res.Actions))
-			if !sleepCtx(ctx, time.Second) {
+			if !backoff.Sleep(ctx, time.Second) {
 				return
 			}
 			continue
@@ -73,16 +74,13 @@ func (s *Server) reconcileLoop(ctx context.Context) {
 // observe builds the planner's input from one consistent snapshot plus the leader's
 // memory (heartbeats, clock).
 func (s *Server) observe(st *raftstore.State) reconciler.Observed {
-	nodes := st.Nodes()
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.Name
-	}
-	return reconciler.Observed{
-		Now: time.Now().UTC(), Desired: st.Revision(), Nodes: nodes, Pods: st.Pods(),
-		Services: st.Services(), Endpoints: st.Endpoints(), ObjectStatus: st.ObjectStatus(),
-		Status: st.Cluster(), Heartbeats: s.hb.view(names),
-	}
+	return reconciler.Observe(st, time.Now().UTC(), func(nodes []api.Node) map[string]time.Time {
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.Name
+		}
+		return s.hb.view(names)
+	})
 }
 
 // waitChange returns when the store applies something after idx or d passes.
@@ -90,22 +88,4 @@ func (s *Server) waitChange(ctx context.Context, idx uint64, d time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	_, _ = s.store.WaitIndex(wctx, idx)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// requestID makes a batch's retry detectable by the store.
-func requestID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

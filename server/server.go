@@ -33,7 +33,7 @@ type Server struct {
 	handler   http.Handler
 	hb        *heartbeats
 	hook      http.Handler // Git webhook, nil when none
-	statuses  *statusBatcher
+	statuses  *reportCommitter
 	blocking  *blockingLimiter // caps on blocking queries (blocking.go)
 
 	srcMu  sync.Mutex
@@ -51,7 +51,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, logger: logger, deps: deps, hb: newHeartbeats(), blocking: newBlockingLimiter(maxBlockingPerClient, maxBlockingTotal)}
-	s.statuses = &statusBatcher{apply: s.apply}
+	s.statuses = &reportCommitter{apply: s.apply}
 	client, err := httpClient(cfg, deps.HTTPClient)
 	if err != nil {
 		return nil, err

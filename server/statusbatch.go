@@ -11,14 +11,14 @@ import (
 // maxReportsPerEntry bounds one raft entry of merged status reports.
 const maxReportsPerEntry = 5000
 
-// statusBatcher merges the pod status reports of many agents into one raft entry
+// reportCommitter merges the pod status reports of many agents into one raft entry
 // (group commit). With thousands of nodes each agent's batch holds a pod or two, and
 // one fsync per agent would cap how fast pods become Running; merged, one entry
 // carries everything that arrived while the previous entry was committing. It adds no
 // delay when idle: the first caller commits at once. There is no goroutine of its own:
 // a caller that finds no commit in progress becomes the committer and keeps committing
 // until the queue is empty.
-type statusBatcher struct {
+type reportCommitter struct {
 	apply func(context.Context, raftstore.Command) (uint64, error)
 
 	mu         sync.Mutex
@@ -38,7 +38,7 @@ type statusResult struct {
 
 // submit commits reports (with whatever else is queued) and returns the raft index of
 // the entry that carried them.
-func (b *statusBatcher) submit(ctx context.Context, reports []api.PodStatusReport) (uint64, error) {
+func (b *reportCommitter) submit(ctx context.Context, reports []api.PodStatusReport) (uint64, error) {
 	req := &statusReq{reports: reports, done: make(chan statusResult, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, req)
@@ -57,7 +57,7 @@ func (b *statusBatcher) submit(ctx context.Context, reports []api.PodStatusRepor
 }
 
 // commitLoop runs with b.mu held and returns with it released, once the queue is empty.
-func (b *statusBatcher) commitLoop() {
+func (b *reportCommitter) commitLoop() {
 	for len(b.pending) > 0 {
 		var batch []*statusReq
 		var all []api.PodStatusReport

@@ -18,7 +18,7 @@ func TestStatusBatcherMergesConcurrentReports(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	var mu sync.Mutex
 	var entries [][]api.PodStatusReport
-	b := &statusBatcher{apply: func(_ context.Context, cmd raftstore.Command) (uint64, error) {
+	b := &reportCommitter{apply: func(_ context.Context, cmd raftstore.Command) (uint64, error) {
 		req, ok := cmd.Body.(raftstore.ReportPodStatusRequest)
 		if !ok {
 			return 0, fmt.Errorf("unexpected command %T", cmd.Body)

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/server/client"
 )
 
@@ -46,7 +46,7 @@ func describeCmd(env cliEnv) *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	f.register(cmd)
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", api.DefaultNamespace, "namespace")
 	return cmd
 }
 
@@ -195,7 +195,7 @@ func eventsAbout(evs []api.Event, keys ...string) []api.Event {
 
 func nsOrDefault(ns string) string {
 	if ns == "" {
-		return "default"
+		return api.DefaultNamespace
 	}
 	return ns
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/server/client"
 )
 
@@ -103,34 +102,15 @@ func writeEventLines(w io.Writer, output string, evs []api.Event) error {
 // under the table already printed.
 func followEvents(ctx context.Context, c *client.Client, f *clientFlags, w, errw io.Writer, output string, widths []int, last, idx uint64) error {
 	color := f.color(w)
-	for {
-		evs, next, err := c.Events(ctx, last, idx, watchWait)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			fmt.Fprintf(errw, "watch: %v (retrying)\n", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(2 * time.Second):
-			}
-			continue
-		}
-		idx = next
-		if len(evs) == 0 {
-			continue
+	return follow(ctx, errw, idx, func(ctx context.Context, index uint64) (uint64, error) {
+		evs, next, err := c.Events(ctx, last, index, watchWait)
+		if err != nil || len(evs) == 0 {
+			return next, err
 		}
 		last = evs[len(evs)-1].Seq
 		if output != "" {
-			if err := writeEventLines(w, output, evs); err != nil {
-				return err
-			}
-			continue
+			return next, printed(writeEventLines(w, output, evs))
 		}
-		rows := printers.Events(evs, f.options(false, false)).Rows()
-		if err := printers.WriteRows(w, widths, rows, color); err != nil {
-			return err
-		}
-	}
+		return next, printed(printers.WriteRows(w, widths, printers.Events(evs, f.options(false, false)).Rows(), color))
+	})
 }

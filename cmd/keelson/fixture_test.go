@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/reconciler"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -125,10 +126,12 @@ type fixture struct {
 	rcs      []api.RCView
 	events   []api.Event
 	eps      []api.Endpoints
+	config   api.ReconcilerConfig
 }
 
 func newFakeAPI(t *testing.T) (*fakeAPI, string) {
 	f := &fakeAPI{index: 42, state: testFixture(), changed: make(chan struct{})}
+	f.state.config = reconciler.DefaultConfig().Published()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
@@ -181,6 +184,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = st.rcs
 	case api.PathEndpoints:
 		body = st.eps
+	case api.PathConfig:
+		body = st.config
 	case api.PathEvents:
 		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
 		out := []api.Event{}

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/server/client"
 )
 
@@ -108,7 +108,7 @@ prints the whole list again at every change.`,
 	g.client.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&g.output, "output", "o", "", "output format: wide, json, yaml or name")
-	fl.StringVarP(&g.namespace, "namespace", "n", "default", "namespace")
+	fl.StringVarP(&g.namespace, "namespace", "n", api.DefaultNamespace, "namespace")
 	fl.BoolVarP(&g.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	fl.StringVarP(&g.selector, "selector", "l", "", "label selector, e.g. app=web,tier!=db")
 	fl.BoolVarP(&g.watch, "watch", "w", false, "after listing, print changes as they happen")
@@ -137,7 +137,7 @@ func (q query) nsMatch(ns string) bool {
 		return true
 	}
 	if ns == "" {
-		ns = "default"
+		ns = api.DefaultNamespace
 	}
 	return ns == q.namespace
 }
@@ -272,29 +272,17 @@ func (g *getFlags) watchLoop(ctx context.Context, c *client.Client, q query, w, 
 	first := l.table(g.client.options(g.output == "wide", g.allNamespaces))
 	widths := first.Widths()
 	shown := fingerprints(l)
-	for {
-		next, err := q.fetch(ctx, c, client.QueryOptions{Index: l.index, Wait: watchWait})
-		if ctx.Err() != nil {
-			return nil
-		}
+	return follow(ctx, errw, l.index, func(ctx context.Context, index uint64) (uint64, error) {
+		next, err := q.fetch(ctx, c, client.QueryOptions{Index: index, Wait: watchWait})
 		if err != nil {
-			fmt.Fprintf(errw, "watch: %v (retrying)\n", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(2 * time.Second):
-			}
-			continue
+			return index, err
 		}
 		if next.index == l.index {
-			continue // the wait elapsed with no change
+			return next.index, nil // the wait elapsed with no change
 		}
 		l = next
 		if g.output != "" && g.output != "wide" {
-			if err := g.print(w, l, q); err != nil {
-				return err
-			}
-			continue
+			return l.index, printed(g.print(w, l, q))
 		}
 		t := l.table(g.client.options(g.output == "wide", g.allNamespaces))
 		var changed [][]string
@@ -306,11 +294,10 @@ func (g *getFlags) watchLoop(ctx context.Context, c *client.Client, q query, w, 
 		}
 		shown = now
 		if len(changed) > 0 {
-			if err := printers.WriteRows(w, widths, changed, color); err != nil {
-				return err
-			}
+			return l.index, printed(printers.WriteRows(w, widths, changed, color))
 		}
-	}
+		return l.index, nil
+	})
 }
 
 // fingerprints identifies each object's state by its JSON, so that watch prints a row

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keelson/keelson/api"
 )
 
 // newLogsCmd builds `keelson logs`.
@@ -42,7 +44,7 @@ several containers; -f streams until interrupted; --tail N starts with the last 
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	f.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVarP(&namespace, "namespace", "n", "default", "namespace")
+	fl.StringVarP(&namespace, "namespace", "n", api.DefaultNamespace, "namespace")
 	fl.StringVarP(&container, "container", "c", "", "container name (default: the pod's only container)")
 	fl.BoolVarP(&follow, "follow", "f", false, "stream the log until interrupted")
 	fl.IntVar(&tail, "tail", -1, "lines from the end to show first (-1: all)")

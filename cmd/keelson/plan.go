@@ -11,7 +11,7 @@ import (
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/gitsource"
-	"github.com/keelson/keelson/internal/planview"
+	"github.com/keelson/keelson/internal/cli/planview"
 	"github.com/keelson/keelson/reconciler"
 	"github.com/keelson/keelson/server/client"
 )
@@ -118,13 +118,16 @@ func (p *planFlags) run(ctx context.Context) (*planview.Report, error) {
 	live := p.server != ""
 	if live {
 		c := client.New(splitServers(p.server), p.token)
-		if observed, err = liveObserved(ctx, c, cfg, now); err != nil {
+		if cfg, observed, err = liveObserved(ctx, c, cfg, now); err != nil {
 			return nil, fmt.Errorf("plan: read the live cluster: %w", err)
 		}
-	} else {
-		observed = planview.IdealObserved(cfg, &base, now)
+	} else if observed, err = planview.IdealObserved(cfg, &base, now); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
 	}
-	cons := planview.ComputeConsequences(cfg, observed, &head, live)
+	cons, err := planview.ComputeConsequences(cfg, observed, &head, live)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
 	rep.Consequences = &cons
 	return rep, nil
 }
@@ -165,53 +168,47 @@ func (p *planFlags) write(w io.Writer, rep *planview.Report) error {
 	return rep.Text(w, color)
 }
 
-// liveObserved converts the live cluster into the reconciler's input. Heartbeats are
-// not in the API (they live in the leader's memory), so they are synthesized to keep
-// every node in the state the leader reports: Ready nodes heartbeat now, NotReady
-// ones just past the grace period, Down ones past the eviction timeout.
-func liveObserved(ctx context.Context, c *client.Client, cfg reconciler.Config, now time.Time) (reconciler.Observed, error) {
+// liveObserved reads the live cluster: the reconciler configuration it runs with
+// (overlaid on cfg, which keeps its deterministic names) and its state as Plan's input.
+func liveObserved(ctx context.Context, c *client.Client, cfg reconciler.Config, now time.Time) (reconciler.Config, reconciler.Observed, error) {
+	pub, err := c.ReconcilerConfig(ctx)
+	if err != nil {
+		return cfg, reconciler.Observed{}, fmt.Errorf("reconciler config: %w", err)
+	}
+	if cfg, err = cfg.WithPublished(pub); err != nil {
+		return cfg, reconciler.Observed{}, fmt.Errorf("reconciler config from the server: %w", err)
+	}
 	st, err := c.Status(ctx)
 	if err != nil {
-		return reconciler.Observed{}, fmt.Errorf("status: %w", err)
+		return cfg, reconciler.Observed{}, fmt.Errorf("status: %w", err)
 	}
 	nodes, _, err := c.Nodes(ctx, client.QueryOptions{})
 	if err != nil {
-		return reconciler.Observed{}, fmt.Errorf("nodes: %w", err)
+		return cfg, reconciler.Observed{}, fmt.Errorf("nodes: %w", err)
 	}
 	pods, _, err := c.Pods(ctx, client.QueryOptions{})
 	if err != nil {
-		return reconciler.Observed{}, fmt.Errorf("pods: %w", err)
+		return cfg, reconciler.Observed{}, fmt.Errorf("pods: %w", err)
 	}
 	svcs, _, err := c.Services(ctx, client.QueryOptions{})
 	if err != nil {
-		return reconciler.Observed{}, fmt.Errorf("services: %w", err)
+		return cfg, reconciler.Observed{}, fmt.Errorf("services: %w", err)
 	}
 	eps, _, err := c.Endpoints(ctx, client.QueryOptions{})
 	if err != nil {
-		return reconciler.Observed{}, fmt.Errorf("endpoints: %w", err)
+		return cfg, reconciler.Observed{}, fmt.Errorf("endpoints: %w", err)
 	}
-	return observedFrom(cfg, now, st, nodes, pods, svcs, eps), nil
+	return cfg, observedFrom(cfg, now, st, nodes, pods, svcs, eps), nil
 }
 
-// observedFrom assembles reconciler.Observed from API answers.
+// observedFrom assembles reconciler.Observed from API answers. Heartbeats are not in
+// the API (they live in the leader's memory), so they are dated to keep every node in
+// the state the leader reports.
 func observedFrom(cfg reconciler.Config, now time.Time, st api.StatusResponse, nodes []api.Node, pods []api.PodRecord, svcs []api.ServiceView, eps []api.Endpoints) reconciler.Observed {
-	hb := make(map[string]time.Time, len(nodes))
-	for _, n := range nodes {
-		switch n.Status {
-		case api.NodeNotReady:
-			hb[n.Name] = now.Add(-cfg.NodeGracePeriod - time.Second)
-		case api.NodeDown:
-			hb[n.Name] = now.Add(-max(cfg.EvictionTimeout, cfg.NodeGracePeriod) - time.Second)
-		default:
-			hb[n.Name] = now
-		}
-	}
 	records := make([]api.ServiceRecord, len(svcs))
 	for i := range svcs {
 		records[i] = svcs[i].ServiceRecord
 	}
-	return reconciler.Observed{
-		Now: now, Nodes: nodes, Pods: pods, Services: records, Endpoints: eps,
-		ObjectStatus: st.Objects, Status: st.Cluster, Heartbeats: hb,
-	}
+	snap := &reconciler.Records{NodeList: nodes, PodList: pods, Svcs: records, Eps: eps, Objects: st.Objects, ClusterSt: st.Cluster}
+	return reconciler.Observe(snap, now, reconciler.BeatsFromStatus(cfg, now))
 }

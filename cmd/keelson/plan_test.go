@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keelson/keelson/internal/planview"
+	"github.com/keelson/keelson/internal/cli/planview"
 	"github.com/keelson/keelson/internal/testenv"
 )
 
@@ -266,4 +266,37 @@ func TestPlanLive(t *testing.T) {
 	md, _, _ := run(t, context.Background(), planCmd(testEnv()),
 		"--repo", r.dir, "--base", "main", "--head", "change", "--server", url, "-o", "markdown")
 	golden(t, "plan_live.md.golden", md)
+}
+
+// TestPlanLiveUsesServerConfig: with --server the preview runs with the reconciler
+// configuration the cluster publishes, not the defaults. A server that places one pod
+// per batch needs more steps for the same change, and a configuration the CLI cannot
+// use is an error, never a silent fallback to the defaults.
+func TestPlanLiveUsesServerConfig(t *testing.T) {
+	r := planRepo(t)
+	steps := func(t *testing.T, url string) int {
+		t.Helper()
+		out, errOut, code := run(t, context.Background(), planCmd(testEnv()),
+			"--repo", r.dir, "--base", "main", "--head", "change", "--server", url, "-o", "json")
+		if code != planview.ExitChanges {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var rep planview.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Consequences.Steps
+	}
+	_, defURL := newFakeAPI(t)
+	f, oneURL := newFakeAPI(t)
+	f.set(func(s *fixture) { s.config.MaxPodsPerBatch = 1 })
+	if def, one := steps(t, defURL), steps(t, oneURL); one <= def {
+		t.Errorf("steps with MaxPodsPerBatch 1: %d, with the default: %d; the server's config was not used", one, def)
+	}
+	f.set(func(s *fixture) { s.config.ServiceCIDR = "not-a-cidr" })
+	_, errOut, code := run(t, context.Background(), planCmd(testEnv()),
+		"--repo", r.dir, "--base", "main", "--head", "change", "--server", oneURL)
+	if code != 1 || !strings.Contains(errOut, "serviceCIDR") {
+		t.Errorf("bad server config: exit %d, stderr %q; want exit 1 naming serviceCIDR", code, errOut)
+	}
 }

@@ -136,9 +136,10 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
 	var srv *server.Server // set below; the Git source asks it for the applied commit
 	deps := server.Deps{
-		Logger:  log,
-		Planner: func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
-		Web:     webView(f, log),
+		Logger:     log,
+		Planner:    func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
+		Reconciler: rcfg,
+		Web:        webView(f, log),
 	}
 	if f.repo != "" {
 		gcfg := gitsource.Config{

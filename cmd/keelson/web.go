@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/keelson/keelson/gitsource"
-	"github.com/keelson/keelson/internal/planview"
+	"github.com/keelson/keelson/internal/cli/planview"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/server/web"
 )

@@ -276,6 +276,13 @@ func (c *Client) Endpoints(ctx context.Context, opts QueryOptions) ([]api.Endpoi
 	return out, idx, err
 }
 
+// ReconcilerConfig returns the reconciler configuration the cluster runs with.
+func (c *Client) ReconcilerConfig(ctx context.Context) (api.ReconcilerConfig, error) {
+	var out api.ReconcilerConfig
+	_, err := c.call(ctx, http.MethodGet, api.PathConfig, nil, nil, &out)
+	return out, err
+}
+
 // Events lists events with Seq > since; index/wait make it a blocking query.
 func (c *Client) Events(ctx context.Context, since, index uint64, wait time.Duration) ([]api.Event, uint64, error) {
 	q := QueryOptions{Index: index, Wait: wait}.values()

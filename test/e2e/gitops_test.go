@@ -79,7 +79,7 @@ func TestGitOps(t *testing.T) {
 		}},
 		{"rolling update under load", func(t *testing.T) { s = k.checkRoll(t, s, want) }},
 		{"prune", func(t *testing.T) { s = k.checkPrune(t, s, want) }},
-		{"plan matches merge", func(t *testing.T) { k.checkPlan(t, s, want) }},
+		{"plan matches merge", func(t *testing.T) { k.checkPlan(t, want) }},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, func(t *testing.T) { k.t = t; st.fn(t) }) {

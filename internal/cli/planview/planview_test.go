@@ -76,8 +76,14 @@ func TestConsequencesPairRollsWithNewPods(t *testing.T) {
 	cfg := PreviewConfig()
 	base := revision("a", rc("web", 3, "web:v1"))
 	head := revision("b", rc("web", 2, "web:v2"))
-	live := IdealObserved(cfg, base, now)
-	c := ComputeConsequences(cfg, live, head, false)
+	live, err := IdealObserved(cfg, base, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ComputeConsequences(cfg, live, head, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(c.Rolled) != 2 || len(c.Stopped) != 1 || len(c.Created) != 0 || len(c.Pending) != 0 {
 		t.Fatalf("rolled %d stopped %d created %d pending %d, want 2 1 0 0: %+v", len(c.Rolled), len(c.Stopped), len(c.Created), len(c.Pending), c)
 	}
@@ -87,7 +93,10 @@ func TestConsequencesPairRollsWithNewPods(t *testing.T) {
 		}
 	}
 	// No change: nothing happens.
-	same := ComputeConsequences(cfg, live, base, false)
+	same, err := ComputeConsequences(cfg, live, base, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !same.Empty() {
 		t.Errorf("base → base: %+v", same)
 	}

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/internal/printers"
+	"github.com/keelson/keelson/internal/cli/printers"
 	"github.com/keelson/keelson/reconciler"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Consequences is what the reconciler would do to reach the head revision, step by
@@ -65,6 +66,10 @@ type ServiceChange struct {
 	Change ServiceChangeKind `json:"change"`
 	// Detail is the reconciler's account of the allocation (type, clusterIP, nodePorts).
 	Detail string `json:"detail,omitempty"`
+	// ClusterIP and NodePorts (in port order, 0 for a port without one) are the
+	// allocation after the change, for created and updated services.
+	ClusterIP string  `json:"clusterIP,omitempty"`
+	NodePorts []int32 `json:"nodePorts,omitempty"`
 	// ReadyBefore/ReadyAfter count ready backend pods; Added/Gone count backend pods
 	// that join or leave (a roll replaces every backend: ready count equal, all new).
 	ReadyBefore int `json:"readyBefore"`
@@ -139,28 +144,29 @@ func suffix(n int) string {
 
 // IdealObserved is a converged cluster for base with no live server: one virtual node,
 // base's pods all running and ready.
-func IdealObserved(cfg reconciler.Config, base *api.Revision, now time.Time) reconciler.Observed {
-	in := reconciler.Observed{
-		Now: now,
-		Nodes: []api.Node{{
-			Name: virtualNode, Address: "192.0.2.1", Status: api.NodeReady, RegisteredAt: now, StatusChangedAt: now,
-			Capacity:    api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
-			Allocatable: api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
-		}},
-		Heartbeats: map[string]time.Time{virtualNode: now},
-		Desired:    base,
+func IdealObserved(cfg reconciler.Config, base *api.Revision, now time.Time) (reconciler.Observed, error) {
+	start := &reconciler.Records{Desired: base, NodeList: []api.Node{{
+		Name: virtualNode, Address: "192.0.2.1", Status: api.NodeReady, RegisteredAt: now, StatusChangedAt: now,
+		Capacity:    api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
+		Allocatable: api.Resources{MilliCPU: 1 << 40, MemoryBytes: 1 << 60},
+	}}}
+	final, _, err := reconciler.Simulate(cfg, reconciler.Observe(start, now, reconciler.BeatsFromStatus(cfg, now)), maxSimSteps)
+	if err != nil {
+		return final, fmt.Errorf("simulate base: %w", err)
 	}
-	final, _ := reconciler.Simulate(cfg, in, maxSimSteps)
-	return final
+	return final, nil
 }
 
 // ComputeConsequences simulates the reconciler from live (the current cluster, or
 // IdealObserved) to head and sorts what it did into created, stopped and rolled pods,
 // pods left Pending, services that change, and (live only) node capacity.
-func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *api.Revision, isLive bool) Consequences {
+func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *api.Revision, isLive bool) (Consequences, error) {
 	in := live
 	in.Desired = head
-	final, steps := reconciler.Simulate(cfg, in, maxSimSteps)
+	final, steps, err := reconciler.Simulate(cfg, in, maxSimSteps)
+	if err != nil {
+		return Consequences{}, fmt.Errorf("simulate head: %w", err)
+	}
 	c := Consequences{Live: isLive, Steps: len(steps)}
 
 	placed := map[string]string{} // pod UID → node
@@ -246,7 +252,7 @@ func ComputeConsequences(cfg reconciler.Config, live reconciler.Observed, head *
 	for _, l := range [][]PodChange{c.Created, c.Stopped, c.Rolled, c.Pending} {
 		slices.SortFunc(l, byOwnerPod)
 	}
-	return c
+	return c, nil
 }
 
 func hasService(svcs []api.ServiceRecord, key string) bool {
@@ -280,11 +286,19 @@ func serviceChanges(svc map[string]*ServiceChange, before, after reconciler.Obse
 	for k := range svc {
 		keys[k] = true
 	}
+	allocated := map[string]*api.ServiceRecord{}
+	for i := range after.Services {
+		allocated[after.Services[i].Key()] = &after.Services[i]
+	}
 	var out []ServiceChange
 	for k := range keys {
 		sc := svc[k]
 		if sc == nil {
 			sc = &ServiceChange{Key: k, Change: ServiceEndpoints}
+		}
+		if rec := allocated[k]; rec != nil && (sc.Change == ServiceCreated || sc.Change == ServiceUpdated) {
+			sc.ClusterIP = rec.Spec.ClusterIP
+			sc.NodePorts = nodePorts(rec.Spec.Ports)
 		}
 		sc.ReadyBefore, sc.ReadyAfter = len(b[k]), len(a[k])
 		for uid := range a[k] {
@@ -303,6 +317,20 @@ func serviceChanges(svc map[string]*ServiceChange, before, after reconciler.Obse
 		out = append(out, *sc)
 	}
 	slices.SortFunc(out, func(x, y ServiceChange) int { return cmp.Compare(x.Key, y.Key) })
+	return out
+}
+
+// nodePorts lists each port's NodePort (0 where none); nil when no port has one.
+func nodePorts(ports []corev1.ServicePort) []int32 {
+	var out []int32
+	some := false
+	for _, p := range ports {
+		out = append(out, p.NodePort)
+		some = some || p.NodePort != 0
+	}
+	if !some {
+		return nil
+	}
 	return out
 }
 

@@ -16,7 +16,7 @@ func PodStatusText(p *api.PodRecord) string {
 	if p.Desire == api.DesireStop {
 		return "Terminating"
 	}
-	if p.Status.Reason == "NodeLost" || p.Status.Reason == "Unschedulable" || strings.HasPrefix(p.Status.Reason, "Init") {
+	if p.Status.Reason == api.ReasonNodeLost || p.Status.Reason == api.ReasonUnschedulable || strings.HasPrefix(p.Status.Reason, "Init") {
 		return p.Status.Reason // Init:0/2, Init:CrashLoopBackOff, InitContainerFailed
 	}
 	for _, c := range p.Status.Containers {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keelson/keelson/api"
 )
 
 // Table holds aligned columns; the first row is the header. It aligns by itself
@@ -23,14 +25,6 @@ func (t *Table) Row(cols ...string) { t.rows = append(t.rows, cols) }
 
 // Len is the number of data rows (header excluded).
 func (t *Table) Len() int { return max(len(t.rows)-1, 0) }
-
-// Header returns the header row (nil for an empty table).
-func (t *Table) Header() []string {
-	if len(t.rows) == 0 {
-		return nil
-	}
-	return t.rows[0]
-}
 
 // Rows returns the data rows.
 func (t *Table) Rows() [][]string {
@@ -104,7 +98,7 @@ func colorOf(s string) string {
 		return ansiGreen
 	case "Pending", "Progressing", "OutOfSync", "Terminating", "ContainerCreating", "Waiting", "Warning", "NotReady":
 		return ansiYellow
-	case "Failed", "Down", "Degraded", "Missing", "CrashLoopBackOff", "Unschedulable", "NodeLost", "Error",
+	case "Failed", "Down", "Degraded", "Missing", api.ReasonCrashLoopBackOff, api.ReasonUnschedulable, api.ReasonNodeLost, api.ReasonError,
 		"ErrImagePull", "ImagePullBackOff", "OOMKilled", "Refused", "unhealthy":
 		return ansiRed
 	}

@@ -1,6 +1,10 @@
 package printers
 
-import "time"
+import (
+	"time"
+
+	"github.com/keelson/keelson/api"
+)
 
 // Options are the knobs every table shares, as kubectl's flags set them.
 type Options struct {
@@ -18,7 +22,7 @@ func (o Options) withNamespace(ns string, row []string) []string {
 		return row
 	}
 	if ns == "" {
-		ns = "default"
+		ns = api.DefaultNamespace
 	}
 	return append([]string{ns}, row...)
 }

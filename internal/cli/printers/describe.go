@@ -146,7 +146,7 @@ func orDefault(s, def string) string {
 func DescribePod(w io.Writer, p *api.PodRecord, src api.Source, evs []api.Event, o Options, color bool) error {
 	d := &describer{o: o, color: color}
 	d.line(0, "Name", p.Name)
-	d.line(0, "Namespace", orDefault(p.Namespace, "default"))
+	d.line(0, "Namespace", orDefault(p.Namespace, api.DefaultNamespace))
 	d.line(0, "UID", p.UID)
 	d.line(0, "Owner", orNone(p.Owner))
 	d.line(0, "Source", SourceText(src))
@@ -175,7 +175,7 @@ func DescribePod(w io.Writer, p *api.PodRecord, src api.Source, evs []api.Event,
 func DescribeRC(w io.Writer, rc *api.RCView, pods []api.PodRecord, evs []api.Event, o Options, color bool) error {
 	d := &describer{o: o, color: color}
 	d.line(0, "Name", rc.Name)
-	d.line(0, "Namespace", orDefault(rc.Namespace, "default"))
+	d.line(0, "Namespace", orDefault(rc.Namespace, api.DefaultNamespace))
 	d.line(0, "Source", SourceText(rc.Source))
 	d.line(0, "Selector", orNone(Labels(rc.Selector)))
 	d.line(0, "Images", orNone(strings.Join(rc.Images, ", ")))
@@ -214,7 +214,7 @@ func (d *describer) podList(pods []api.PodRecord) {
 func DescribeService(w io.Writer, s *api.ServiceView, evs []api.Event, o Options, color bool) error {
 	d := &describer{o: o, color: color}
 	d.line(0, "Name", s.Name)
-	d.line(0, "Namespace", orDefault(s.Namespace, "default"))
+	d.line(0, "Namespace", orDefault(s.Namespace, api.DefaultNamespace))
 	d.line(0, "Source", SourceText(s.Source))
 	d.line(0, "Type", orDefault(string(s.Spec.Type), string(corev1.ServiceTypeClusterIP)))
 	d.line(0, "Selector", orNone(Labels(s.Spec.Selector)))
