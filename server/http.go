@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET "+api.PathEvents, authRead, s.handleEvents)
 	handle("GET "+api.PathEndpoints, authRead, s.handleEndpoints)
 	handle("GET "+api.PathLogs+"{namespace}/{pod}", authRead, s.handleLogs)
+	s.mountKubeAPI(handle) // kubectl and client-go: /api, /apis, /version (server/kubeapi)
 
 	handle("POST "+api.PathNodeRegister, authCluster, s.onLeader(s.handleRegister))
 	handle("POST "+api.PathNodeHeartbeat, authCluster, s.onLeader(s.handleHeartbeat))
