@@ -61,7 +61,7 @@ type Options struct {
 
 // Patterns are the ServeMux patterns the Handler answers (every method: writes are
 // answered 405 here, with the Git message, rather than by the mux).
-var Patterns = []string{"/api", "/api/", "/apis", "/apis/", "/version", "/version/"}
+var Patterns = []string{"/api", "/api/", "/apis", "/apis/", "/version", "/version/", "/openapi/"}
 
 // Handler is the Kubernetes read API.
 type Handler struct {
@@ -93,6 +93,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.refuseWrite(w, r)
+		return
+	}
+	if strings.HasPrefix(p, "/openapi/") {
+		serveOpenAPI(w, r)
 		return
 	}
 	switch p {
