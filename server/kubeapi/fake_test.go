@@ -28,11 +28,13 @@ type fakeState struct {
 	source   api.SourceStatus
 }
 
-func (s *fakeState) Index() uint64                    { return s.index }
-func (s *fakeState) TableIndex(n string) uint64       { return s.tables[n] }
-func (s *fakeState) Pods() []api.PodRecord            { return append([]api.PodRecord(nil), s.pods...) }
-func (s *fakeState) Nodes() []api.Node                { return append([]api.Node(nil), s.nodes...) }
-func (s *fakeState) Services() []api.ServiceRecord    { return append([]api.ServiceRecord(nil), s.services...) }
+func (s *fakeState) Index() uint64              { return s.index }
+func (s *fakeState) TableIndex(n string) uint64 { return s.tables[n] }
+func (s *fakeState) Pods() []api.PodRecord      { return append([]api.PodRecord(nil), s.pods...) }
+func (s *fakeState) Nodes() []api.Node          { return append([]api.Node(nil), s.nodes...) }
+func (s *fakeState) Services() []api.ServiceRecord {
+	return append([]api.ServiceRecord(nil), s.services...)
+}
 func (s *fakeState) Endpoints() []api.Endpoints       { return append([]api.Endpoints(nil), s.eps...) }
 func (s *fakeState) Revision() *api.Revision          { return s.rev }
 func (s *fakeState) ObjectStatus() []api.ObjectStatus { return s.objects }
