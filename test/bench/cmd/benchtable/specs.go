@@ -55,7 +55,7 @@ var specs = map[string][]spec{
 	"BenchmarkAssignToRunning":            {{"Agent overhead: assignment → Running report", []string{"p50-µs", "p99-µs"}, "", "fake runtime, in-memory control plane"}},
 	"BenchmarkKubectlGetPods100k": {{"`kubectl get pods -A` at 100,000 pods (list + Table)", []string{"p50-ms", "p99-ms", "runs"},
 		"", "the real kubectl 1.32: pages of 500 as server-side Tables; in-process API on a raft store of 100,000 running pods"}},
-	"BenchmarkManyPods":                   {{"Agent: full pod lifecycle ×1,000", []string{"µs/pod-lifecycle"}, "", "fake runtime"}},
+	"BenchmarkManyPods": {{"Agent: full pod lifecycle ×1,000", []string{"µs/pod-lifecycle"}, "", "fake runtime"}},
 }
 
 type row struct{ title, figure, anchor, notes string }
