@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Keelson needs on a Debian machine: the container runtime, CNI plugins,
-# a local registry, nftables and git. Idempotent: does nothing when all is present.
+# a local registry, nftables, git and kubectl. Idempotent: does nothing when all is present.
 # As root it installs with apt-get; otherwise it says what is missing. Under CI=true a
 # missing piece is an error, because CI must run the real end-to-end tests.
 set -euo pipefail
@@ -19,6 +19,11 @@ needs=(
   "iptables:iptables"
   "ip:iproute2"
   "git:git"
+  # test/kubectl drives the real kubectl. The machine image has 1.32; where it is
+  # missing, Debian's kubernetes-client (1.20) is installed: it speaks the legacy
+  # discovery and meta.k8s.io/v1 Tables that Keelson serves (checked by hand: get -o
+  # wide, describe with events, delete/apply refused with the Git message).
+  "kubectl:kubernetes-client"
 )
 
 missing=()
