@@ -178,7 +178,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, res *resource, st 
 	for _, it := range h.history.itemsOf(res, st) {
 		if f.matches(&it) {
 			if wantsTable(r.Header.Get("Accept")) {
-				writeObject(w, http.StatusOK, tableOf(res, []item{it}, rvs, "", includeObject(r), h.now()))
+				writeObject(w, http.StatusOK, tableOf(res, []item{it}, rvs, includeObject(r), h.now()))
 				return
 			}
 			writeObject(w, http.StatusOK, it.object(rvs))
@@ -232,7 +232,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, res *resource, st
 		meta.RemainingItemCount = &remaining
 	}
 	if wantsTable(r.Header.Get("Accept")) {
-		t := tableOf(res, page, meta.ResourceVersion, "", includeObject(r), h.now())
+		t := tableOf(res, page, meta.ResourceVersion, includeObject(r), h.now())
 		t.ListMeta = meta
 		writeObject(w, http.StatusOK, t)
 		return
@@ -271,7 +271,7 @@ func includeObject(r *http.Request) metav1.IncludeObjectPolicy {
 }
 
 // tableOf renders items as a meta.k8s.io/v1 Table; rv is their resourceVersion.
-func tableOf(res *resource, items []item, rv, _ string, inc metav1.IncludeObjectPolicy, now time.Time) *metav1.Table {
+func tableOf(res *resource, items []item, rv string, inc metav1.IncludeObjectPolicy, now time.Time) *metav1.Table {
 	t := &metav1.Table{
 		TypeMeta:          metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
 		ListMeta:          metav1.ListMeta{ResourceVersion: rv},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -246,7 +247,7 @@ func nodeItems(st State) []item {
 // namespaceItems lists the namespaces objects live in: Keelson has no Namespace
 // objects, a namespace exists while something is in it ("default" always).
 func namespaceItems(st State) []item {
-	names := map[string]bool{metav1NamespaceDefault: true}
+	names := map[string]bool{metav1.NamespaceDefault: true}
 	for _, p := range st.Pods() {
 		names[p.Namespace] = true
 	}
@@ -271,8 +272,6 @@ func namespaceItems(st State) []item {
 	}
 	return sortItems(out)
 }
-
-const metav1NamespaceDefault = "default"
 
 func eventItems(st State) []item {
 	evs := st.Events(0, 0)

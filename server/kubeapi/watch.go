@@ -72,7 +72,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, res *resource, f
 		case it == nil:
 			obj = &metav1.PartialObjectMetadata{TypeMeta: typeV1(res.kind), ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}}
 		case asTable:
-			t := tableOf(res, []item{*it}, rv, "", inc, h.now())
+			t := tableOf(res, []item{*it}, rv, inc, h.now())
 			if !first {
 				t.ColumnDefinitions = nil // Kubernetes sends the columns once
 			}
@@ -82,6 +82,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, res *resource, f
 			obj = it.object(rv)
 		}
 		if err := enc.Encode(metav1.WatchEvent{Type: string(typ), Object: rawOf(obj)}); err != nil {
+			h.logger.Debug("watch ended: client gone", "resource", res.name, "err", err)
 			return false
 		}
 		if flusher != nil {
