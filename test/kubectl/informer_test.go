@@ -34,7 +34,7 @@ func (k *kcluster) checkInformerFailover(t *testing.T, before []api.PodRecord) {
 		t.Fatalf("no leader in %+v", st.Servers)
 	}
 	follower := (leader + 1) % len(k.procs.Servers)
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: k.procs.ServerURLs()[follower], BearerToken: readToken})
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: k.procs.ServerURLs()[follower]})
 	if err != nil {
 		t.Fatal(err)
 	}
