@@ -175,7 +175,7 @@ func exampleState() *fakeState {
 }
 
 // serve starts the handler on a real listener (as the server mounts it).
-func serve(t *testing.T, store Store, logs LogFunc) *httptest.Server {
+func serve(t testing.TB, store Store, logs LogFunc) *httptest.Server {
 	t.Helper()
 	h := New(Options{Store: store, Logs: logs, Now: func() time.Time { return t0.Add(time.Hour) }})
 	mux := http.NewServeMux()

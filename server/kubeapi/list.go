@@ -37,6 +37,11 @@ func (f *filter) matches(it *item) bool {
 		f.labels.Matches(it.labels) && f.fields.Matches(it.fields)
 }
 
+// everything reports whether the filter selects every item (no need to test each).
+func (f *filter) everything() bool {
+	return f.namespace == "" && f.name == "" && f.labels.Empty() && f.fields.Empty()
+}
+
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, req request) {
 	res := lookupResource(req.resource)
 	if res == nil || (!res.namespaced && req.namespace != "") {
@@ -223,10 +228,13 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, res *resource, st
 	meta := metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}
 	if next < len(all) {
 		meta.Continue = continueToken{RV: rv, After: page[len(page)-1].sortKey}.encode()
-		remaining := int64(0)
-		for i := next; i < len(all); i++ {
-			if f.matches(&all[i]) {
-				remaining++
+		remaining := int64(len(all) - next)
+		if !f.everything() {
+			remaining = 0
+			for i := next; i < len(all); i++ {
+				if f.matches(&all[i]) {
+					remaining++
+				}
 			}
 		}
 		meta.RemainingItemCount = &remaining
