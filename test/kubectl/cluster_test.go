@@ -46,7 +46,7 @@ type kcluster struct {
 	repo       *devenv.Repo
 	spec       harness.RuntimeSpec
 	kubeconfig string   // kubectl's: server 1
-	kubeconfs  []string // one per server
+	kubeconfs  []string // one per server, from `keelson kubeconfig`: each server answers alike
 }
 
 func newCluster(t *testing.T) *kcluster {
