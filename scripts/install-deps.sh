@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Keelson needs on a Debian machine: the container runtime, CNI plugins,
-# a local registry, nftables, git, ssh-keygen (SSH-signed commits in tests) and chromium
-# (the web view's browser tests). Idempotent: does nothing when all is present.
+# a local registry, nftables, git, ssh-keygen (SSH-signed commits in tests), chromium
+# (the web view's browser tests) and kubectl. Idempotent: does nothing when all is present.
 # As root it installs with apt-get; otherwise it says what is missing. Under CI=true a
 # missing piece is an error, because CI must run the real end-to-end tests.
 set -euo pipefail
@@ -23,6 +23,11 @@ needs=(
   "/usr/lib/git-core/git-http-backend:git"
   "ssh-keygen:openssh-client"
   "chromium:chromium"
+  # test/kubectl drives the real kubectl. The machine image has 1.32; where it is
+  # missing, Debian's kubernetes-client (1.20) is installed: it speaks the legacy
+  # discovery and meta.k8s.io/v1 Tables that Keelson serves (checked by hand: get -o
+  # wide, describe with events, delete/apply refused with the Git message).
+  "kubectl:kubernetes-client"
 )
 
 missing=()

@@ -121,41 +121,7 @@ func (s *Server) handleRCs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	status := map[string]api.ObjectStatus{}
-	for _, o := range st.ObjectStatus() {
-		status[o.Key] = o
-	}
-	out := []api.RCView{}
-	rev := st.Revision()
-	if rev == nil {
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	for _, rc := range rev.Objects.ReplicationControllers {
-		key := api.Key("ReplicationController", rc.Namespace, rc.Name)
-		v := api.RCView{
-			Namespace: rc.Namespace, Name: rc.Name, Selector: rc.Spec.Selector,
-			Source: rev.Objects.Sources[key], Status: status[key],
-		}
-		if rc.Spec.Replicas != nil {
-			v.Replicas = *rc.Spec.Replicas
-		}
-		if rc.Spec.Template != nil {
-			for _, c := range rc.Spec.Template.Spec.Containers {
-				v.Images = append(v.Images, c.Image)
-			}
-		}
-		for _, p := range st.PodsByOwner(key) {
-			if p.Desire == api.DesireRun {
-				v.Current++
-				if p.Status.Ready {
-					v.Ready++
-				}
-			}
-		}
-		out = append(out, v)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.RCViews(st.Revision(), st.ObjectStatus(), st.PodsByOwner))
 }
 
 // handleEvents lists events with Seq > ?since (and at most ?limit).

@@ -42,6 +42,7 @@ read-only commands below. No command here writes desired state.`,
 		newServerCmd(), newAgentCmd(), newDevCmd(),
 		newStatusCmd(), newGetCmd(), newDescribeCmd(), newEventsCmd(), newLogsCmd(),
 		newPlanCmd(), newValidateCmd(), newVersionCmd(),
+		newKubeconfigCmd(),
 	)
 	return root
 }

@@ -204,6 +204,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	printUsage(o.Out, o, repo, addr)
+	if err := writeKubeconfig(o.Out, o); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	fmt.Fprintln(o.Out, "\n==> stopping (the repository and what you pushed stay in "+rel(repo)+")")
 	return nil
