@@ -66,6 +66,9 @@ func (f *FSM) applyRegisterNode(tx *txn, body []byte) error {
 	}
 	n.Address, n.AgentURL, n.Labels = reg.Address, reg.AgentURL, reg.Labels
 	n.Capacity, n.Allocatable = reg.Capacity, reg.Allocatable
+	if n.KeyHash == "" { // first key wins: a name is never rebound (NodeRestriction)
+		n.KeyHash = reg.KeyHash
+	}
 	if err := tx.Insert(tableNodes, &n); err != nil {
 		return fmt.Errorf("write node %s: %w", n.Name, err)
 	}
