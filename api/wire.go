@@ -49,6 +49,8 @@ type NodeRegistration struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Capacity    Resources         `json:"capacity"`
 	Allocatable Resources         `json:"allocatable"`
+	// KeyHash is set by the server from the caller's certificate, never by the agent.
+	KeyHash string `json:"keyHash,omitempty"`
 }
 
 // Heartbeat keeps a node Ready. Heartbeats live in the leader's memory, not in raft.

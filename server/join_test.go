@@ -19,7 +19,7 @@ func startConfigured(t *testing.T, n int, configure func(i int, urls []string, c
 	for range n {
 		_, tr := raft.NewInmemTransport("")
 		ts := &testServer{trans: tr, ts: httptest.NewUnstartedServer(nil)}
-		ts.url = "http://" + ts.ts.Listener.Addr().String()
+		ts.url = "https://" + ts.ts.Listener.Addr().String()
 		out = append(out, ts)
 		urls = append(urls, ts.url)
 	}
@@ -31,8 +31,10 @@ func startConfigured(t *testing.T, n int, configure func(i int, urls []string, c
 		}
 	}
 	for i, ts := range out {
+		dataDir := t.TempDir()
+		seedCredentials(t, dataDir)
 		cfg := Config{
-			ID: fmt.Sprintf("s%d", i), HTTPAdvertise: ts.url, ClusterToken: "ct",
+			ID: fmt.Sprintf("s%d", i), DataDir: dataDir, HTTPAdvertise: ts.url,
 			RaftTransport: ts.trans, RaftInMemory: true, RaftFastTimeouts: true,
 		}
 		configure(i, urls, &cfg)
@@ -72,7 +74,7 @@ func TestJoin(t *testing.T) {
 	l := leaderOf(t, s)
 	requireMembers(t, l, 3)
 	// A write through the last joiner is forwarded and replicated everywhere.
-	if r := do(t, "POST", s[2].url+api.PathNodeRegister, "ct", regBody); r.code != 200 {
+	if r := do(t, "POST", s[2].url+api.PathNodeRegister, "node:n1", regBody); r.code != 200 {
 		t.Fatalf("register via joined server: %d %s", r.code, r.body)
 	}
 	for _, x := range s {
@@ -82,7 +84,7 @@ func TestJoin(t *testing.T) {
 		})
 	}
 	// Leave: the cluster shrinks to two.
-	if r := do(t, "POST", s[1].url+api.PathServerLeave, "ct", `{"id":"`+follower(s, l).cfg.ID+`"}`); r.code != 200 {
+	if r := do(t, "POST", s[1].url+api.PathServerLeave, "server:s1", `{"id":"`+follower(s, l).cfg.ID+`"}`); r.code != 200 {
 		t.Fatalf("leave: %d %s", r.code, r.body)
 	}
 	waitFor(t, 10*time.Second, "two voters", func() bool {
