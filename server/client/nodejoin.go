@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"time"
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/pki"
@@ -22,7 +22,25 @@ import (
 // The key never leaves dir; later starts reuse the certificate, so the token is
 // needed only once and may be revoked after. The CA is learnt from the first server
 // whose CA matches the token's pin (K10<ca-hash>::<secret>), or read from caFile.
+//
+// While no server answers it retries every second until ctx ends; a refusal (4xx:
+// a wrong or revoked token, a name bound to another key) ends it at once.
 func NodeCredentials(ctx context.Context, servers []string, token, caFile, name string, hosts []string, dir string) (TLSFiles, error) {
+	for {
+		files, err := nodeCredentials(ctx, servers, token, caFile, name, hosts, dir)
+		var e *Error
+		if err == nil || (errors.As(err, &e) && e.StatusCode/100 == 4) || ctx.Err() != nil {
+			return files, err
+		}
+		select {
+		case <-ctx.Done():
+			return files, err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func nodeCredentials(ctx context.Context, servers []string, token, caFile, name string, hosts []string, dir string) (TLSFiles, error) {
 	files := TLSFiles{CAFile: filepath.Join(dir, pki.CACertFile), CertFile: filepath.Join(dir, pki.CertFile), KeyFile: filepath.Join(dir, pki.KeyFile)}
 	if pki.HasKeyPair(dir) {
 		if _, err := os.Stat(files.CAFile); err == nil {
@@ -51,12 +69,12 @@ func NodeCredentials(ctx context.Context, servers []string, token, caFile, name 
 		return files, fmt.Errorf("certificate request: %w", err)
 	}
 	req := api.NodeJoin{Name: name, Hosts: hosts, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))}
-	var errs []string
+	var errs []error
 	for _, s := range New(servers, "").servers {
 		ca := caPEM
 		if ca == nil {
 			if _, ca, err = pki.FetchPinnedCA(ctx, s+api.PathCA, tok.CAHash); err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 				continue
 			}
 		}
@@ -67,7 +85,7 @@ func NodeCredentials(ctx context.Context, servers []string, token, caFile, name 
 		c := New([]string{s}, tok.Secret, WithTLSConfig(pki.ClientTLS(pool, nil, pki.RoleServer)))
 		var out api.NodeJoined
 		if _, err := c.call(ctx, http.MethodPost, api.PathNodeJoin, nil, req, &out); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, fmt.Errorf("node join via %s: %w", s, err))
 			continue
 		}
 		keyPEM, err := pki.MarshalKey(key)
@@ -79,5 +97,5 @@ func NodeCredentials(ctx context.Context, servers []string, token, caFile, name 
 		}
 		return files, pki.SaveKeyPair(dir, []byte(out.Cert), keyPEM)
 	}
-	return files, fmt.Errorf("node join: %s", strings.Join(errs, "; "))
+	return files, errors.Join(errs...)
 }
