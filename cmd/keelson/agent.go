@@ -26,13 +26,13 @@ import (
 
 // agentFlags are the flags of `keelson agent`.
 type agentFlags struct {
-	servers, tokenFile, caFile, name, address      string
-	listen, dataDir                                string
-	containerdSock, cniBinDir, proxyMode           string
-	clusterCIDR, bridge, ctrNamespace, proxyTable  string
-	insecureRegistries, hostPaths                  []string
-	labels                                         map[string]string
-	allowPrivileged, hostGW                        bool
+	servers, tokenFile, caFile, name, address     string
+	listen, dataDir                               string
+	containerdSock, cniBinDir, proxyMode          string
+	clusterCIDR, bridge, ctrNamespace, proxyTable string
+	insecureRegistries, hostPaths                 []string
+	labels                                        map[string]string
+	allowPrivileged, hostGW                       bool
 }
 
 // newAgentCmd builds `keelson agent`: the node agent that runs the pods the servers
