@@ -20,7 +20,6 @@ import (
 	"github.com/keelson/keelson/node/containerd"
 	"github.com/keelson/keelson/node/hostgw"
 	"github.com/keelson/keelson/node/proxy"
-	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/server/client"
 )
 
@@ -179,13 +178,6 @@ func nodeIdentity(ctx context.Context, f agentFlags) (identity, error) {
 	if err != nil {
 		return identity{}, err
 	}
-	pool, err := pki.LoadPool(files.CAFile)
-	if err != nil {
-		return identity{}, err
-	}
-	cert, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
-	if err != nil {
-		return identity{}, fmt.Errorf("node certificate: %w", err)
-	}
-	return identity{dial: pki.ClientTLS(pool, &cert, pki.RoleServer), listen: pki.MutualTLS(pool, cert, pki.RoleServer)}, nil
+	dial, listen, err := files.NodeTLS()
+	return identity{dial: dial, listen: listen}, err
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/keelson/keelson/pki"
 )
 
 // TLSFiles are the PEM files a client trusts and presents: the cluster CA (required
@@ -40,4 +42,19 @@ func (f TLSFiles) Config() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{kp}
 	}
 	return cfg, nil
+}
+
+// NodeTLS is an agent's TLS from its node credentials: dial configures calls to the
+// servers (verified as server certificates), listen serves the agent's log endpoint
+// (server certificates required), both with the node certificate.
+func (f TLSFiles) NodeTLS() (dial, listen *tls.Config, err error) {
+	pool, err := pki.LoadPool(f.CAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node certificate: %w", err)
+	}
+	return pki.ClientTLS(pool, &cert, pki.RoleServer), pki.MutualTLS(pool, cert, pki.RoleServer), nil
 }

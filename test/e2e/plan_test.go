@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -67,6 +68,7 @@ func (k *kcluster) checkPlan(t *testing.T, before state, want map[string]int) {
 	}
 	cmd := exec.Command(k.env.Bin, "plan", "--repo", k.repo.Work, "--base", "main", "--head", "pr",
 		"--server", strings.Join(k.procs.ServerURLs(), ","), "-o", "json")
+	cmd.Env = append(os.Environ(), k.procs.CLIEnv()...)
 	out, err := cmd.Output()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
