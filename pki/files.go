@@ -101,3 +101,16 @@ func HasKeyPair(dir string) bool {
 	_, e2 := os.Stat(filepath.Join(dir, KeyFile))
 	return e1 == nil && e2 == nil
 }
+
+// ServerFiles names the credential files in a server's data dir: tls/ holds the CA
+// and the server's certificate, tokens/ the accepted join and read tokens (one per
+// line). Servers, the dev cluster and the test harness all find them here.
+type ServerFiles struct{ DataDir string }
+
+func (f ServerFiles) TLSDir() string       { return filepath.Join(f.DataDir, "tls") }
+func (f ServerFiles) TokenDir() string     { return filepath.Join(f.DataDir, "tokens") }
+func (f ServerFiles) CACert() string       { return filepath.Join(f.TLSDir(), CACertFile) }
+func (f ServerFiles) ServerTokens() string { return filepath.Join(f.TokenDir(), "server") }
+func (f ServerFiles) NodeTokens() string   { return filepath.Join(f.TokenDir(), "node") }
+func (f ServerFiles) ReadTokens() string   { return filepath.Join(f.TokenDir(), "read") }
+func (f ServerFiles) RemovedNodes() string { return filepath.Join(f.DataDir, "removed-nodes") }

@@ -103,6 +103,7 @@ func (f *FSM) applyChanges(tx *txn, body []byte) error {
 		func() error { return upsertKeyed(tx, tableEndpoints, c.SetEndpoints) },
 		func() error { return deleteKeyed(tx, tableEndpoints, c.DeleteEndpoints) },
 		func() error { return patchNodes(tx, c.Nodes) },
+		func() error { return deleteKeyed(tx, tableNodes, c.DeleteNodes) },
 		func() error { return replaceObjectStatus(tx, c.ObjectStatus) },
 	}
 	for _, step := range steps {

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,20 +34,9 @@ type credentials struct {
 	created bool
 }
 
-// Token file names under <data-dir>/tokens.
-const (
-	ServerTokenFile = "server"
-	NodeTokenFile   = "node"
-	ReadTokenFile   = "read"
-)
-
 // credentialsRetry bounds how long a joining server keeps asking for credentials
 // while the servers it names are not up yet.
 const credentialsRetry = 5 * time.Minute
-
-// TLSDir and TokenDir are where a server keeps its certificates and token files.
-func TLSDir(dataDir string) string   { return filepath.Join(dataDir, "tls") }
-func TokenDir(dataDir string) string { return filepath.Join(dataDir, "tokens") }
 
 // loadCredentials finds or makes the cluster CA and this server's certificate. The CA
 // comes from the data dir; else from the operator's CA files; else --bootstrap makes
@@ -59,10 +47,11 @@ func loadCredentials(ctx context.Context, cfg Config, logf func(string, ...any))
 		return nil, errors.New("server: a data dir is required (it holds the cluster CA)")
 	}
 	c := &credentials{dir: cfg.DataDir}
-	tlsDir, tokDir := TLSDir(cfg.DataDir), TokenDir(cfg.DataDir)
-	c.serverTokens = pki.NewTokenFile(filepath.Join(tokDir, ServerTokenFile))
-	c.nodeTokens = pki.NewTokenFile(filepath.Join(tokDir, NodeTokenFile))
-	c.readTokens = pki.NewTokenFile(filepath.Join(tokDir, ReadTokenFile))
+	files := pki.ServerFiles{DataDir: cfg.DataDir}
+	tlsDir := files.TLSDir()
+	c.serverTokens = pki.NewTokenFile(files.ServerTokens())
+	c.nodeTokens = pki.NewTokenFile(files.NodeTokens())
+	c.readTokens = pki.NewTokenFile(files.ReadTokens())
 	switch {
 	case pki.HasCA(tlsDir):
 	case cfg.CACertFile != "":
@@ -211,7 +200,7 @@ func (c *credentials) save(cr api.ServerCredentials) error {
 	if err != nil {
 		return fmt.Errorf("credentials from the cluster: %w", err)
 	}
-	if err := pki.SaveCA(TLSDir(c.dir), ca); err != nil {
+	if err := pki.SaveCA(pki.ServerFiles{DataDir: c.dir}.TLSDir(), ca); err != nil {
 		return err
 	}
 	for f, body := range map[*pki.TokenFile]string{c.serverTokens: cr.ServerTokens, c.nodeTokens: cr.NodeTokens, c.readTokens: cr.ReadTokens} {
@@ -253,7 +242,7 @@ func (s *Server) JoinInstructions() string {
 	if s.creds == nil || !s.creds.created {
 		return ""
 	}
-	tok := TokenDir(s.cfg.DataDir)
+	f := pki.ServerFiles{DataDir: s.cfg.DataDir}
 	adv := s.cfg.HTTPAdvertise
 	return fmt.Sprintf(`Keelson cluster created. CA: %s (sha256 %s)
 Join another server (copy %s to it first):
@@ -263,10 +252,10 @@ Join an agent (copy %s to the node; it is exchanged once for the node's certific
 Read with the CLI:
   export KEELSON_SERVER=%s KEELSON_CA_FILE=%s KEELSON_TOKEN_FILE=%s
 Revoke or rotate a token by editing the files in %s on every server (re-read at once).
-`, filepath.Join(TLSDir(s.cfg.DataDir), pki.CACertFile), s.creds.ca.Hash(),
-		filepath.Join(tok, ServerTokenFile), adv, filepath.Join(tok, ServerTokenFile),
-		filepath.Join(tok, NodeTokenFile), adv, filepath.Join(tok, NodeTokenFile),
-		adv, filepath.Join(TLSDir(s.cfg.DataDir), pki.CACertFile), filepath.Join(tok, ReadTokenFile), tok)
+`, f.CACert(), s.creds.ca.Hash(),
+		f.ServerTokens(), adv, f.ServerTokens(),
+		f.NodeTokens(), adv, f.NodeTokens(),
+		adv, f.CACert(), f.ReadTokens(), f.TokenDir())
 }
 
 func x509Pool(c *x509.Certificate) *x509.CertPool {

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/tls"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,11 +31,12 @@ var testCA = sync.OnceValue(func() *pki.CA {
 // --bootstrap or a join would.
 func seedCredentials(t *testing.T, dataDir string) {
 	t.Helper()
-	if err := pki.SaveCA(TLSDir(dataDir), testCA()); err != nil {
+	f := pki.ServerFiles{DataDir: dataDir}
+	if err := pki.SaveCA(f.TLSDir(), testCA()); err != nil {
 		t.Fatal(err)
 	}
-	for name, tok := range map[string]string{ServerTokenFile: testServerToken, NodeTokenFile: testNodeToken, ReadTokenFile: testReadToken} {
-		if err := pki.WriteSecret(filepath.Join(TokenDir(dataDir), name), []byte(tok+"\n")); err != nil {
+	for path, tok := range map[string]string{f.ServerTokens(): testServerToken, f.NodeTokens(): testNodeToken, f.ReadTokens(): testReadToken} {
+		if err := pki.WriteSecret(path, []byte(tok+"\n")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -138,7 +138,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.logger.Info("serving API", "addr", s.cfg.HTTPAddr, "advertise", s.cfg.HTTPAdvertise)
 	}
 
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.decommissionLoop(ctx) }()
 	go func() { defer wg.Done(); s.formCluster(ctx) }()
 	go func() { defer wg.Done(); s.registerSelfLoop(ctx) }()
 	go func() { defer wg.Done(); s.leadershipLoop(ctx) }()

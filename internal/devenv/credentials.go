@@ -3,11 +3,9 @@ package devenv
 import (
 	"crypto/tls"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/keelson/keelson/pki"
-	"github.com/keelson/keelson/server"
 	"github.com/keelson/keelson/server/client"
 )
 
@@ -18,22 +16,16 @@ type Credentials struct {
 	ServerDataDir string
 }
 
+func (c Credentials) files() pki.ServerFiles { return pki.ServerFiles{DataDir: c.ServerDataDir} }
+
 // CAFile is the cluster CA certificate (what KEELSON_CA_FILE points at).
-func (c Credentials) CAFile() string {
-	return filepath.Join(server.TLSDir(c.ServerDataDir), pki.CACertFile)
-}
+func (c Credentials) CAFile() string { return c.files().CACert() }
 
 // ServerTokenFile, NodeTokenFile and ReadTokenFile are the bootstrap server's token
 // files: server join, node join, read API.
-func (c Credentials) ServerTokenFile() string {
-	return filepath.Join(server.TokenDir(c.ServerDataDir), server.ServerTokenFile)
-}
-func (c Credentials) NodeTokenFile() string {
-	return filepath.Join(server.TokenDir(c.ServerDataDir), server.NodeTokenFile)
-}
-func (c Credentials) ReadTokenFile() string {
-	return filepath.Join(server.TokenDir(c.ServerDataDir), server.ReadTokenFile)
-}
+func (c Credentials) ServerTokenFile() string { return c.files().ServerTokens() }
+func (c Credentials) NodeTokenFile() string   { return c.files().NodeTokens() }
+func (c Credentials) ReadTokenFile() string   { return c.files().ReadTokens() }
 
 // CLIEnv is the environment a `keelson` read command needs for this cluster.
 func (c Credentials) CLIEnv() []string {
@@ -78,7 +70,7 @@ func (c Credentials) Wait(proc *Proc, timeout time.Duration) error {
 // key in the server's data dir (as an operator with access to a server could): for
 // tests and benchmarks that simulate nodes without running the node-join exchange.
 func (c Credentials) NodeClient(name string, httpClient *http.Client, urls ...string) (*client.Client, error) {
-	ca, err := pki.LoadCA(server.TLSDir(c.ServerDataDir))
+	ca, err := pki.LoadCA(c.files().TLSDir())
 	if err != nil {
 		return nil, err
 	}

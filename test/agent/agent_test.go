@@ -117,7 +117,7 @@ func start(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	// The agent exchanges the node-join token for its certificate, as `keelson agent` does.
-	nodeToken, err := pki.ReadTokenFile(filepath.Join(server.TokenDir(serverDir), server.NodeTokenFile))
+	nodeToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.NodeTokens())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +156,11 @@ func start(t *testing.T) *cluster {
 		<-agentDone
 		removeAll(t, rt)
 	})
-	readToken, err := pki.ReadTokenFile(filepath.Join(server.TokenDir(serverDir), server.ReadTokenFile))
+	readToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.ReadTokens())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader, err := client.TLSFiles{CAFile: filepath.Join(server.TLSDir(serverDir), pki.CACertFile)}.Config()
+	reader, err := client.TLSFiles{CAFile: pki.ServerFiles{DataDir: serverDir}.CACert()}.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
