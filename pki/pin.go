@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 )
+
+// ErrPinMismatch is a CA whose hash is not the token's pin.
+var ErrPinMismatch = errors.New("refusing a CA that does not match the pin")
 
 // FetchPinnedCA gets the cluster CA certificate from a server it does not trust yet
 // (url serves the PEM CA) and accepts it only if its SHA-256 is caHash, the pin
@@ -40,7 +44,7 @@ func FetchPinnedCA(ctx context.Context, url, caHash string) (*x509.Certificate, 
 		return nil, nil, fmt.Errorf("CA from %s: %w", url, err)
 	}
 	if got := CertHash(cert); got != caHash {
-		return nil, nil, fmt.Errorf("CA from %s has hash %s, the token pins %s: refusing (wrong server or an interceptor)", url, got, caHash)
+		return nil, nil, fmt.Errorf("CA from %s has hash %s, the token pins %s: %w (wrong server or an interceptor)", url, got, caHash, ErrPinMismatch)
 	}
 	return cert, b, nil
 }

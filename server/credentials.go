@@ -73,6 +73,8 @@ func loadCredentials(ctx context.Context, cfg Config, logf func(string, ...any))
 		if err := c.initTokens(ca.Hash(), cfg.JoinToken); err != nil {
 			return nil, err
 		}
+	case cfg.BootstrapExpect > 0:
+		return nil, errors.New("--bootstrap-expect needs --ca-cert/--ca-key: every server must start from the same CA")
 	case cfg.Bootstrap:
 		ca, err := pki.NewCA("keelson-" + cfg.ID)
 		if err != nil {
@@ -154,6 +156,9 @@ func (c *credentials) fetch(ctx context.Context, cfg Config, logf func(string, .
 			if err == nil {
 				return c.save(creds)
 			}
+			if errors.As(err, new(refusal)) {
+				return err // a wrong pin or secret does not get better by waiting
+			}
 			errs = append(errs, err.Error())
 		}
 		logf("waiting for cluster credentials", "err", strings.Join(errs, "; "))
@@ -165,9 +170,15 @@ func (c *credentials) fetch(ctx context.Context, cfg Config, logf func(string, .
 	}
 }
 
+// refusal is a definite no from a server (or its CA not matching the pin).
+type refusal struct{ error }
+
 func fetchCredentials(ctx context.Context, base string, tok pki.Token) (api.ServerCredentials, error) {
 	var out api.ServerCredentials
 	caCert, _, err := pki.FetchPinnedCA(ctx, base+api.PathCA, tok.CAHash)
+	if errors.Is(err, pki.ErrPinMismatch) {
+		return out, refusal{err}
+	}
 	if err != nil {
 		return out, err
 	}
@@ -187,7 +198,11 @@ func fetchCredentials(ctx context.Context, base string, tok pki.Token) (api.Serv
 	if resp.StatusCode != http.StatusOK {
 		var e api.ErrorResponse
 		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return out, fmt.Errorf("POST %s%s: %s: %s", base, api.PathServerCredentials, resp.Status, e.Error)
+		err := fmt.Errorf("POST %s%s: %s: %s", base, api.PathServerCredentials, resp.Status, e.Error)
+		if resp.StatusCode/100 == 4 {
+			return out, refusal{err}
+		}
+		return out, err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return out, fmt.Errorf("decode credentials: %w", err)

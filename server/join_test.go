@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 )
 
 // startConfigured starts servers that open their own stores from Config (in-memory
@@ -104,4 +105,36 @@ func TestBootstrapExpect(t *testing.T) {
 	})
 	l := leaderOf(t, s)
 	requireMembers(t, l, 3)
+}
+
+// A server with an empty data dir joins with a K10 server token: it learns the CA
+// from the member (checking the pin), gets the credentials, and becomes a voter. A
+// token pinning another CA, or a wrong secret, is refused at once.
+func TestJoinFetchesPinnedCredentials(t *testing.T) {
+	s := startConfigured(t, 2, func(i int, urls []string, c *Config) {
+		if i == 0 {
+			c.Bootstrap = true
+			return
+		}
+		c.DataDir = t.TempDir() // nothing seeded
+		c.Join = []string{urls[0]}
+		c.JoinToken = pki.Token{CAHash: testCA().Hash(), Secret: testServerToken}.String()
+	})
+	l := leaderOf(t, s)
+	requireMembers(t, l, 2)
+	got, err := pki.LoadCA(pki.ServerFiles{DataDir: s[1].cfg.DataDir}.TLSDir())
+	if err != nil || got.Hash() != testCA().Hash() {
+		t.Fatalf("joined server's CA: %v", err)
+	}
+	other, _ := pki.NewCA("other")
+	for what, tok := range map[string]pki.Token{
+		"another CA's pin": {CAHash: other.Hash(), Secret: testServerToken},
+		"a wrong secret":   {CAHash: testCA().Hash(), Secret: "nope"},
+		"the node token":   {CAHash: testCA().Hash(), Secret: testNodeToken},
+	} {
+		_, err := New(Config{ID: "s9", DataDir: t.TempDir(), Join: []string{l.url}, JoinToken: tok.String(), RaftInMemory: true}, Deps{})
+		if err == nil {
+			t.Errorf("joined with %s", what)
+		}
+	}
 }
