@@ -29,7 +29,7 @@ type serverFlags struct {
 	join                                                          []string
 	tokenFile, caCert, caKey                                      string
 	tlsSANs                                                       []string
-	repo, branch, path, webhookSecret, trustedKeyring             string
+	repo, branch, path, webhookSecretFile, trustedKeyring         string
 	pollInterval                                                  time.Duration
 	logLevel                                                      string
 	nodeGracePeriod, evictionTimeout                              time.Duration
@@ -76,7 +76,7 @@ func newServerCmd() *cobra.Command {
 	fl.StringVar(&f.branch, "branch", gitsource.DefaultBranch, "desired-state branch")
 	fl.StringVar(&f.path, "path", "", "manifests directory inside the repository")
 	fl.DurationVar(&f.pollInterval, "poll-interval", 0, "Git poll interval (default 15s remote, 10s local)")
-	fl.StringVar(&f.webhookSecret, "webhook-secret", os.Getenv("KEELSON_WEBHOOK_SECRET"), "HMAC secret of the Git webhook (default $KEELSON_WEBHOOK_SECRET; empty: no webhook)")
+	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the HMAC secret of the Git webhook (or the secret in $KEELSON_WEBHOOK_SECRET; neither: no webhook)")
 	fl.StringVar(&f.trustedKeyring, "trusted-keyring", "", "armored OpenPGP keyring: refuse heads not signed by one of its keys")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	def := reconciler.DefaultConfig()
@@ -143,8 +143,12 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 			}
 			return src, nil
 		}
-		if f.webhookSecret != "" {
-			secret := []byte(f.webhookSecret)
+		webhookSecret, err := secretFromFileOrEnv(f.webhookSecretFile, "KEELSON_WEBHOOK_SECRET")
+		if err != nil {
+			return usageError(fmt.Errorf("--webhook-secret-file: %w", err))
+		}
+		if webhookSecret != "" {
+			secret := []byte(webhookSecret)
 			deps.Webhook = func(trigger func()) http.Handler {
 				return gitsource.WebhookHandler(secret, trigger, log.With("component", "webhook"))
 			}
