@@ -87,6 +87,24 @@ func startTarget(t *testing.T) *target {
 		_ = os.RemoveAll(dir)
 	})
 	tg := &target{c: c, reader: c.MustClient()}
+	testenv.EventuallyNoError(t, time.Minute, "every server a voter that knows the leader", func() error {
+		for _, u := range c.ServerURLs() {
+			st, err := c.MustClient(u).Status(context.Background())
+			if err != nil {
+				return err
+			}
+			voters := 0
+			for _, s := range st.Servers {
+				if s.Voter && s.HTTPAddr != "" {
+					voters++
+				}
+			}
+			if st.Leader == "" || voters != 3 {
+				return fmt.Errorf("%s: leader %q, %d voters with addresses", u, st.Leader, voters)
+			}
+		}
+		return nil
+	})
 	if tg.a, err = c.NodeClient("sec-a", nil, c.ServerURLs()...); err != nil {
 		t.Fatal(err)
 	}
@@ -131,62 +149,66 @@ func startTarget(t *testing.T) *target {
 	return tg
 }
 
-// fingerprint is the state an attack could change, read through the read API from
-// every server (a write that reached one replica shows on all): members and their
-// addresses, nodes with their addresses, keys and pod CIDRs, pods with their node and
-// status, and the applied revision.
+// fingerprint is the state an attack could change: members and their addresses,
+// nodes with their addresses, keys and pod CIDRs, pods with their node and status,
+// and the applied revision. It is read through the leader (consistent), then every
+// replica must show the same (a write that reached raft shows everywhere).
 func (tg *target) fingerprint(t *testing.T) string {
+	t.Helper()
+	want := tg.view(t, tg.c.ServerURLs(), true)
+	for _, u := range tg.c.ServerURLs() {
+		testenv.PollDetail(t, 30*time.Second, 50*time.Millisecond, "replica "+u+" to show the leader's state", func() (bool, string) {
+			got := tg.view(t, []string{u}, false)
+			return got == want, got
+		})
+	}
+	return want
+}
+
+// view reads the state from the first of urls that answers.
+func (tg *target) view(t *testing.T, urls []string, consistent bool) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var views []string
-	for _, u := range tg.c.ServerURLs() {
-		cl := tg.c.MustClient(u)
-		st, _, err := cl.StatusQuery(ctx, client.QueryOptions{Consistent: true})
-		if err != nil {
-			t.Fatalf("status from %s: %v", u, err)
-		}
-		pods, _, err := cl.Pods(ctx, client.QueryOptions{})
-		if err != nil {
-			t.Fatalf("pods from %s: %v", u, err)
-		}
-		type nodeKey struct{ Name, Address, AgentURL, KeyHash, PodCIDR string }
-		var nodes []nodeKey
-		for _, n := range st.Nodes {
-			nodes = append(nodes, nodeKey{n.Name, n.Address, n.AgentURL, n.KeyHash, n.PodCIDR})
-		}
-		type podKey struct {
-			UID, Node string
-			Status    api.PodStatus
-		}
-		var ps []podKey
-		for _, p := range pods {
-			ps = append(ps, podKey{p.UID, p.Node, p.Status})
-		}
-		var servers []api.ServerInfo
-		for _, s := range st.Servers {
-			s.Leader = false // leadership may move; membership must not
-			servers = append(servers, s)
-		}
-		slices.SortFunc(servers, func(a, b api.ServerInfo) int { return strings.Compare(a.ID, b.ID) })
-		var commit string
-		if st.Applied != nil {
-			commit = st.Applied.Commit
-		}
-		b, _ := json.Marshal(struct {
-			Servers []api.ServerInfo
-			Nodes   []nodeKey
-			Pods    []podKey
-			Commit  string
-		}{servers, nodes, ps, commit})
-		views = append(views, string(b))
+	cl := tg.c.MustClient(urls...)
+	st, _, err := cl.StatusQuery(ctx, client.QueryOptions{Consistent: consistent})
+	if err != nil {
+		t.Fatalf("status: %v", err)
 	}
-	for _, v := range views[1:] {
-		if v != views[0] {
-			t.Fatalf("replicas disagree:\n%s\n%s", views[0], v)
-		}
+	pods, _, err := cl.Pods(ctx, client.QueryOptions{Consistent: consistent})
+	if err != nil {
+		t.Fatalf("pods: %v", err)
 	}
-	return views[0]
+	type nodeKey struct{ Name, Address, AgentURL, KeyHash, PodCIDR string }
+	var nodes []nodeKey
+	for _, n := range st.Nodes {
+		nodes = append(nodes, nodeKey{n.Name, n.Address, n.AgentURL, n.KeyHash, n.PodCIDR})
+	}
+	type podKey struct {
+		UID, Node string
+		Status    api.PodStatus
+	}
+	var ps []podKey
+	for _, p := range pods {
+		ps = append(ps, podKey{p.UID, p.Node, p.Status})
+	}
+	var servers []api.ServerInfo
+	for _, s := range st.Servers {
+		s.Leader = false // leadership may move; membership must not
+		servers = append(servers, s)
+	}
+	slices.SortFunc(servers, func(a, b api.ServerInfo) int { return strings.Compare(a.ID, b.ID) })
+	var commit string
+	if st.Applied != nil {
+		commit = st.Applied.Commit
+	}
+	b, _ := json.Marshal(struct {
+		Servers []api.ServerInfo
+		Nodes   []nodeKey
+		Pods    []podKey
+		Commit  string
+	}{servers, nodes, ps, commit})
+	return string(b)
 }
 
 // unchanged runs attack and fails the test if the state differs afterwards or a
