@@ -17,9 +17,11 @@ type TLSFiles struct {
 	CAFile, CertFile, KeyFile string
 }
 
-// Config builds the TLS configuration; every server must be signed by the CA.
+// Config builds the TLS configuration: every server must be signed by the CA and hold
+// a server certificate (a node certificate that names a server's address in its SANs
+// must not pass for the server, or it could collect read tokens).
 func (f TLSFiles) Config() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, VerifyConnection: pki.AllowRoles(false, pki.RoleServer)}
 	if f.CAFile != "" {
 		b, err := os.ReadFile(f.CAFile)
 		if err != nil {
