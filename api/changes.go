@@ -23,6 +23,9 @@ type Changes struct {
 	DeleteEndpoints []string    `json:"deleteEndpoints,omitempty"` // keys "Service/ns/name"
 
 	Nodes []NodePatch `json:"nodes,omitempty"`
+	// DeleteNodes removes decommissioned node records (freeing their pod CIDR and
+	// their name's key binding).
+	DeleteNodes []string `json:"deleteNodes,omitempty"`
 
 	// ObjectStatus replaces the sync/health table when non-nil.
 	ObjectStatus []ObjectStatus `json:"objectStatus,omitempty"`
@@ -37,7 +40,7 @@ func (c *Changes) Empty() bool {
 	return len(c.UpsertPods) == 0 && len(c.DeletePods) == 0 && len(c.SetPodStatus) == 0 &&
 		len(c.UpsertServices) == 0 && len(c.DeleteServices) == 0 &&
 		len(c.SetEndpoints) == 0 && len(c.DeleteEndpoints) == 0 &&
-		len(c.Nodes) == 0 && c.ObjectStatus == nil && c.Status == nil && len(c.Events) == 0
+		len(c.Nodes) == 0 && len(c.DeleteNodes) == 0 && c.ObjectStatus == nil && c.Status == nil && len(c.Events) == 0
 }
 
 // NodePatch changes leader-owned fields of a node; empty fields are left alone.

@@ -52,6 +52,9 @@ type Node struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Capacity    Resources         `json:"capacity"`
 	Allocatable Resources         `json:"allocatable"`
+	// KeyHash is the SHA-256 of the public key that first registered this name: the
+	// name cannot be taken over by another certificate (NodeRestriction).
+	KeyHash string `json:"keyHash,omitempty"`
 	// PodCIDR is allocated by the leader (reconciler) once, at first registration.
 	PodCIDR       string     `json:"podCIDR,omitempty"`
 	Taints        []Taint    `json:"taints,omitempty"` // from the agent's --register-with-taints

@@ -50,6 +50,8 @@ type NodeRegistration struct {
 	Capacity    Resources         `json:"capacity"`
 	Allocatable Resources         `json:"allocatable"`
 	Taints      []Taint           `json:"taints,omitempty"`
+	// KeyHash is set by the server from the caller's certificate, never by the agent.
+	KeyHash string `json:"keyHash,omitempty"`
 }
 
 // Heartbeat keeps a node Ready. Heartbeats live in the leader's memory, not in raft.

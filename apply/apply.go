@@ -14,7 +14,7 @@
 //     of an existing pod, unfenced.
 //   - Services and endpoints are upserted, then deleted, by key.
 //   - Node patches set only non-empty fields; StatusChangedAt moves only when the status
-//     really changes.
+//     really changes. DeleteNodes then removes decommissioned nodes by name.
 //   - ObjectStatus replaces the whole table when non-nil, Status the cluster status.
 //   - Events are appended (numbered and bounded by the State).
 //
@@ -53,6 +53,8 @@ type State interface {
 	// Node returns the stored node with this name, or nil.
 	Node(name string) (*api.Node, error)
 	PutNode(n *api.Node) error
+	// DeleteNode removes a node record (a decommissioned node); a missing one is no error.
+	DeleteNode(name string) error
 
 	ReplaceObjectStatus(objs []api.ObjectStatus) error
 	SetClusterStatus(s api.ClusterStatus) error
@@ -72,6 +74,7 @@ func Changes(st State, c api.Changes) error {
 		func() error { return upsertAll(c.SetEndpoints, st.PutEndpoints) },
 		func() error { return deleteAll(c.DeleteEndpoints, st.DeleteEndpoints) },
 		func() error { return patchNodes(st, c.Nodes) },
+		func() error { return deleteAll(c.DeleteNodes, st.DeleteNode) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

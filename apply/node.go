@@ -26,6 +26,9 @@ func RegisterNode(st State, reg api.NodeRegistration, at time.Time) error {
 	}
 	n.Address, n.AgentURL, n.Labels = reg.Address, reg.AgentURL, reg.Labels
 	n.Capacity, n.Allocatable, n.Taints = reg.Capacity, reg.Allocatable, reg.Taints
+	if n.KeyHash == "" { // first key wins: a name is never rebound (NodeRestriction)
+		n.KeyHash = reg.KeyHash
+	}
 	if err := st.PutNode(&n); err != nil {
 		return fmt.Errorf("write node %s: %w", n.Name, err)
 	}

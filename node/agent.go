@@ -63,11 +63,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent listen %s: %w", a.cfg.AgentListen, err)
 		}
-		srv := &http.Server{Handler: a.LogHandler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: a.LogHandler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: a.cfg.TLS}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.Error("log server stopped", "err", err)
 			}
 		}()

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/node"
 	"github.com/keelson/keelson/node/nodetest"
+	"github.com/keelson/keelson/pki"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -230,7 +232,6 @@ func TestHTTPAndTCPProbes(t *testing.T) {
 func TestLogEndpoint(t *testing.T) {
 	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
 	cfg := testConfig(t, rt, cp)
-	cfg.Token = "s3cret"
 	a, _ := runAgent(t, cfg)
 	cp.setPod(pod("u1", ctr("app")))
 	waitStatus(t, cp, "u1", "Running", running)
@@ -240,38 +241,57 @@ func TestLogEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(a.LogHandler())
-	defer srv.Close()
-	get := func(path, token string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := srv.Client().Do(req)
+	ca, err := pki.NewCA("node test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := func(role pki.Role, name string) *tls.Certificate {
+		c, k, err := ca.IssueKeyPair(role, name, []string{"127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		kp, err := tls.X509KeyPair(c, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kp
+	}
+	srv := httptest.NewUnstartedServer(a.LogHandler())
+	srv.TLS = pki.MutualTLS(ca.Pool(), *pair(pki.RoleNode, "n1"), pki.RoleServer)
+	srv.StartTLS()
+	defer srv.Close()
+	get := func(path string, cert *tls.Certificate) (int, string, error) {
+		tr := &http.Transport{TLSClientConfig: pki.ClientTLS(ca.Pool(), cert)}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + path)
+		if err != nil {
+			return 0, "", err
+		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return resp.StatusCode, string(b), nil
 	}
 	base := api.PathAgentLogs + "u1/app"
-	if code, _ := get(base, ""); code != http.StatusUnauthorized {
-		t.Errorf("no token: %d", code)
+	if _, _, err := get(base, nil); err == nil {
+		t.Error("a caller without a certificate was served")
 	}
-	if code, _ := get(base, "wrong"); code != http.StatusUnauthorized {
-		t.Errorf("wrong token: %d", code)
+	if _, _, err := get(base, pair(pki.RoleNode, "n2")); err == nil {
+		t.Error("another node's certificate was served")
 	}
-	if code, body := get(base, "s3cret"); code != http.StatusOK || body != "one\ntwo\nthree\n" {
-		t.Errorf("logs: %d %q", code, body)
+	if _, _, err := get(base, pair(pki.RoleReader, "alice")); err == nil {
+		t.Error("a reader certificate was served")
 	}
-	if code, body := get(base+"?tail=1", "s3cret"); code != http.StatusOK || body != "three\n" {
+	server := pair(pki.RoleServer, "s1")
+	if code, body, err := get(base, server); code != http.StatusOK || body != "one\ntwo\nthree\n" {
+		t.Errorf("logs: %d %q %v", code, body, err)
+	}
+	if code, body, _ := get(base+"?tail=1", server); code != http.StatusOK || body != "three\n" {
 		t.Errorf("tail=1: %d %q", code, body)
 	}
-	if code, _ := get(api.PathAgentLogs+"u1/nope", "s3cret"); code != http.StatusNotFound {
+	if code, _, _ := get(api.PathAgentLogs+"u1/nope", server); code != http.StatusNotFound {
 		t.Errorf("unknown container: %d", code)
 	}
-	if code, _ := get(base+"?tail=x", "s3cret"); code != http.StatusBadRequest {
+	if code, _, _ := get(base+"?tail=x", server); code != http.StatusBadRequest {
 		t.Errorf("bad tail: %d", code)
 	}
 }

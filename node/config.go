@@ -2,6 +2,7 @@ package node
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +17,10 @@ import (
 type Config struct {
 	Name    string
 	Address string // the node's IP on the cluster network
-	// AgentListen is the HTTP address of the agent's log endpoint ("" = no server).
+	// AgentListen is the HTTPS address of the agent's log endpoint ("" = no server).
 	AgentListen string
 	// AgentURL is advertised to the servers for `keelson logs`; default
-	// http://Address:<port of AgentListen>.
+	// https://Address:<port of AgentListen>.
 	AgentURL string
 	DataDir  string
 	Labels   map[string]string
@@ -27,8 +28,10 @@ type Config struct {
 	// Capacity defaults to the host's CPUs and MemTotal; Allocatable to Capacity.
 	Capacity    api.Resources
 	Allocatable api.Resources
-	// Token is the cluster token; the log endpoint requires it as a Bearer token.
-	Token string
+	// TLS serves the log endpoint: the node's certificate, and client certificates
+	// required and admitted only with the server role (pki.MutualTLS). Required
+	// with AgentListen: there is no plaintext endpoint.
+	TLS *tls.Config
 
 	HeartbeatInterval   time.Duration // default 2s
 	StatusBatchInterval time.Duration // default 200ms
@@ -96,6 +99,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ControlPlane == nil {
 		errs = append(errs, errors.New("control plane is required"))
+	}
+	if cfg.AgentListen != "" && (cfg.TLS == nil || cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert) {
+		errs = append(errs, errors.New("the log endpoint needs mutual TLS (the node certificate, server certificates required)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, fmt.Errorf("agent config: %w", err)

@@ -55,5 +55,5 @@ func agentURL(address, listen string) string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = address
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return "https://" + net.JoinHostPort(host, port)
 }

@@ -1,21 +1,21 @@
 package node
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 )
 
 // LogHandler serves GET api.PathAgentLogs+"{podUID}/{container}?follow=&tail=" from
 // the runtime's log of the container's newest attempt. The servers proxy `keelson
-// logs` here; the cluster token guards it (no token configured = open, for dev).
+// logs` here over mutual TLS: only a server certificate from the cluster CA is
+// admitted (checked by the listener's TLS config and again here).
 func (a *Agent) LogHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathAgentLogs+"{uid}/{container}", a.serveLogs)
@@ -23,8 +23,8 @@ func (a *Agent) LogHandler() http.Handler {
 }
 
 func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "missing or wrong cluster token")
+	if id, ok := pki.PeerIdentity(r.TLS); !ok || id.Role != pki.RoleServer {
+		writeError(w, http.StatusForbidden, "only a server certificate may read logs here")
 		return
 	}
 	uid, name := r.PathValue("uid"), r.PathValue("container")
@@ -72,14 +72,6 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		a.log.Warn("streaming logs", "pod", uid, "container", name, "err", err)
 	}
-}
-
-func (a *Agent) authorized(r *http.Request) bool {
-	if a.cfg.Token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Token)) == 1
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

@@ -5,6 +5,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"os"
@@ -17,19 +18,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The advertised agent URL is derived from the node address and the listen address.
+// The advertised agent URL is derived from the node address and the listen address;
+// a log endpoint without mutual TLS is refused.
 func TestAgentURL(t *testing.T) {
 	cfg := Config{Name: "n1", DataDir: t.TempDir(), AgentListen: "127.0.0.1:0",
 		Runtime: struct{ Runtime }{}, ControlPlane: struct{ ControlPlane }{},
 		Capacity: api.Resources{MilliCPU: 1000, MemoryBytes: 1 << 30}}
+	if _, err := cfg.withDefaults(); err == nil {
+		t.Error("a log endpoint without TLS was accepted")
+	}
+	cfg.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.AgentURL != "http://127.0.0.1:0" {
+	if cfg.AgentURL != "https://127.0.0.1:0" {
 		t.Errorf("agent URL %q", cfg.AgentURL)
 	}
-	if got := agentURL("192.0.2.1", ":10250"); got != "http://192.0.2.1:10250" {
+	if got := agentURL("192.0.2.1", ":10250"); got != "https://192.0.2.1:10250" {
 		t.Errorf("agentURL = %q", got)
 	}
 }

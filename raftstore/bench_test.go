@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 )
 
 // tcpCluster starts n servers on loopback TCP with bolt logs (fsync on) in dir.
@@ -16,9 +17,10 @@ func tcpCluster(tb testing.TB, dir string, n int, fast bool) []*Store {
 	tb.Helper()
 	var peers []Peer
 	var cfgs []Config
+	ca := testCA(tb)
 	for i := range n {
 		id := fmt.Sprintf("s%d", i)
-		cfg := Config{ID: id, DataDir: filepath.Join(dir, id), BindAddr: "127.0.0.1:0", Bootstrap: true}
+		cfg := Config{ID: id, DataDir: filepath.Join(dir, id), BindAddr: "127.0.0.1:0", Bootstrap: true, TLS: testTLS(tb, ca, pki.RoleServer, id)}
 		if fast {
 			cfg.UseFastTimeouts()
 		}

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelson/keelson/pki"
 )
 
 // This file runs a 3-server cluster as real processes over loopback TCP with bolt
@@ -49,8 +52,21 @@ func runHelper() error {
 		id, addr, _ := strings.Cut(p, "=")
 		peers = append(peers, Peer{ID: id, Addr: addr})
 	}
+	ca, err := pki.LoadCA(os.Getenv("CA"))
+	if err != nil {
+		return err
+	}
+	c, k, err := ca.IssueKeyPair(pki.RoleServer, os.Getenv("ID"), []string{"127.0.0.1"})
+	if err != nil {
+		return err
+	}
+	kp, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		return err
+	}
 	cfg := Config{
 		ID: os.Getenv("ID"), DataDir: os.Getenv("DATA"), BindAddr: os.Getenv("RAFT"),
+		TLS:       pki.MutualTLS(ca.Pool(), kp, pki.RoleServer),
 		Bootstrap: true, Peers: peers,
 		Logger:           helperLogger(),
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
@@ -110,7 +126,7 @@ func freeAddr(t testing.TB) string {
 func (p *proc) start(t *testing.T, peers string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1", "ID="+p.id, "DATA="+p.data, "RAFT="+p.raft, "CTL="+p.ctl, "PEERS="+peers)
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "ID="+p.id, "DATA="+p.data, "CA="+filepath.Join(filepath.Dir(p.data), "ca"), "RAFT="+p.raft, "CTL="+p.ctl, "PEERS="+peers)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -198,6 +214,9 @@ func TestRealProcessesSurviveSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	var ps []*proc
 	var peers []string
+	if err := pki.SaveCA(filepath.Join(dir, "ca"), testCA(t)); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		p := &proc{id: fmt.Sprintf("s%d", i), data: filepath.Join(dir, fmt.Sprint(i)), raft: freeAddr(t), ctl: freeAddr(t)}
 		ps = append(ps, p)

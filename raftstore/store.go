@@ -51,9 +51,10 @@ type Config struct {
 	Peers     []Peer
 	// Transport replaces the TCP transport (tests: raft.NewInmemTransport).
 	Transport raft.Transport
-	// TLS, when set, runs the raft transport over TLS. It must hold this server's
-	// certificate, RootCAs to verify peers and ClientCAs with RequireAndVerifyClientCert
-	// to verify callers (see MutualTLS); certificates need the raft address's IP/DNS SAN.
+	// TLS is required for the TCP transport (there is no plaintext raft): this
+	// server's certificate, RootCAs to verify peers and ClientCAs with
+	// RequireAndVerifyClientCert to verify callers, and a check that admits server
+	// certificates only (pki.MutualTLS); certificates need the raft address's IP SAN.
 	TLS *tls.Config
 	// InMemory keeps log, stable store and snapshots in memory (tests).
 	InMemory bool
@@ -205,16 +206,7 @@ func newTCPTransport(cfg Config, hlog hclog.Logger) (*raft.NetworkTransport, err
 		}
 		advAddr = a
 	}
-	if cfg.TLS != nil {
-		return newTLSTransport(cfg, advAddr, hlog)
-	}
-	t, err := raft.NewTCPTransportWithConfig(cfg.BindAddr, advAddr, &raft.NetworkTransportConfig{
-		MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.BindAddr, err)
-	}
-	return t, nil
+	return newTLSTransport(cfg, advAddr, hlog)
 }
 
 func bootstrap(rc *raft.Config, cfg Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport) error {

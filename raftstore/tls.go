@@ -2,19 +2,23 @@ package raftstore
 
 import (
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
+// errNoTLS refuses a raft listener without mutual TLS: hashicorp/raft checks
+// membership only on votes, so a plain TCP port lets anyone who knows the term
+// append entries.
+var errNoTLS = errors.New("raft listens only over mutual TLS: Config.TLS is required (or an in-memory Transport)")
+
 // tlsStreamLayer carries raft's RPCs over mutually authenticated TLS: peers prove
-// membership with a certificate from the cluster CA, so a host that can reach the raft
-// port cannot inject log entries.
+// membership with a server certificate from the cluster CA, so a host that can reach
+// the raft port cannot inject log entries.
 type tlsStreamLayer struct {
 	net.Listener
 	advertise net.Addr
@@ -33,6 +37,12 @@ func (l *tlsStreamLayer) Addr() net.Addr {
 }
 
 func newTLSTransport(cfg Config, advertise net.Addr, hlog hclog.Logger) (*raft.NetworkTransport, error) {
+	if cfg.TLS == nil {
+		return nil, errNoTLS
+	}
+	if cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert || cfg.TLS.ClientCAs == nil {
+		return nil, errors.New("raft TLS must require and verify client certificates (ClientAuth, ClientCAs)")
+	}
 	ln, err := net.Listen("tcp", cfg.BindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("raft TLS listen on %s: %w", cfg.BindAddr, err)
@@ -41,25 +51,4 @@ func newTLSTransport(cfg Config, advertise net.Addr, hlog hclog.Logger) (*raft.N
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 	}), nil
-}
-
-// MutualTLS builds the raft TLS configuration from PEM files: this server's
-// certificate and key, and the cluster CA that signed every server's certificate.
-func MutualTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load raft TLS key pair: %w", err)
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read raft TLS CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("raft TLS CA %s: no certificates", caFile)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ClientCAs: pool,
-		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
-	}, nil
 }

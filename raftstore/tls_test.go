@@ -2,86 +2,54 @@ package raftstore
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/keelson/keelson/pki"
 )
 
-// testCA issues certificates for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
+// testTLS is a raft TLS configuration for one server of a test cluster: every store
+// of one test shares ca.
+func testTLS(tb testing.TB, ca *pki.CA, role pki.Role, name string) *tls.Config {
+	tb.Helper()
+	c, k, err := ca.IssueKeyPair(role, name, []string{"127.0.0.1"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kp, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pki.MutualTLS(ca.Pool(), kp, pki.RoleServer)
 }
 
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keelson test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+func testCA(tb testing.TB) *pki.CA {
+	tb.Helper()
+	ca, err := pki.NewCA("raftstore test")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return ca
 }
 
-// issue writes cert, key and CA PEM files for one server and returns their paths.
-func (ca *testCA) issue(t *testing.T, dir, name string) (certFile, keyFile, caFile string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
+func TestRaftRefusesPlainTCP(t *testing.T) {
+	_, err := Open(Config{ID: "s0", DataDir: t.TempDir(), BindAddr: freeAddr(t), Bootstrap: true})
+	if err == nil {
+		t.Fatal("raft opened a plain TCP listener")
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile, caFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, "ca.crt")
-	for f, data := range map[string][]byte{
-		certFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyFile:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-		caFile:   ca.pem,
-	} {
-		if err := os.WriteFile(f, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile, caFile
 }
 
 func TestRaftOverMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
+	ca := testCA(t)
 	var peers []Peer
 	var cfgs []Config
 	for i := range 3 {
 		id := fmt.Sprintf("s%d", i)
-		tlsCfg, err := MutualTLS(ca.issue(t, dir, id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := Config{ID: id, DataDir: filepath.Join(dir, id), BindAddr: freeAddr(t), Bootstrap: true, TLS: tlsCfg}
+		cfg := Config{ID: id, DataDir: filepath.Join(dir, id), BindAddr: freeAddr(t), Bootstrap: true, TLS: testTLS(t, ca, pki.RoleServer, id)}
 		cfg.UseFastTimeouts()
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 		cfgs = append(cfgs, cfg)
@@ -101,20 +69,23 @@ func TestRaftOverMutualTLS(t *testing.T) {
 	_, idx := writeNodes(t, stores, "tls", 3)
 	converged(t, stores, idx)
 
-	// A peer with a certificate from another CA is refused.
-	foreign, err := MutualTLS(newTestCA(t).issue(t, t.TempDir(), "intruder"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	foreign.InsecureSkipVerify = true // the intruder does not care who it talks to
-	conn, err := tls.Dial("tcp", l.RaftAddr(), foreign)
-	if err == nil {
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = conn.Read(make([]byte, 1))
-	}
-	if err == nil {
-		t.Fatal("a peer with a foreign certificate got a raft connection")
+	// A peer with a certificate from another CA, or a node certificate from this CA,
+	// gets no raft connection.
+	for what, cfg := range map[string]*tls.Config{
+		"foreign CA":       testTLS(t, testCA(t), pki.RoleServer, "intruder"),
+		"node certificate": testTLS(t, ca, pki.RoleNode, "n1"),
+	} {
+		cfg.InsecureSkipVerify = true // the intruder does not care who it talks to
+		cfg.VerifyConnection = nil
+		conn, err := tls.Dial("tcp", l.RaftAddr(), cfg)
+		if err == nil {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		if err == nil {
+			t.Fatalf("a peer with a %s got a raft connection", what)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -139,6 +139,8 @@ func (s *txState) PutNode(n *api.Node) error {
 	return s.tx.Insert(tableNodes, n)
 }
 
+func (s *txState) DeleteNode(name string) error { return s.deleteKey(tableNodes, name) }
+
 func (s *txState) ReplaceObjectStatus(objs []api.ObjectStatus) error {
 	s.touch(tableObjects)
 	if _, err := s.tx.DeleteAll(tableObjects, "id_prefix", ""); err != nil {

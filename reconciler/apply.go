@@ -139,6 +139,11 @@ func (s *memState) PutNode(n *api.Node) error {
 	return nil
 }
 
+func (s *memState) DeleteNode(name string) error {
+	delete(s.nodes, name)
+	return nil
+}
+
 // ReplaceObjectStatus keeps the table as the store does: one row per key (the last
 // wins), sorted by key.
 func (s *memState) ReplaceObjectStatus(objs []api.ObjectStatus) error {

@@ -9,7 +9,7 @@ set -u
 [[ $(id -u) -eq 0 ]] || exit 0
 
 # Processes started from test directories.
-for pat in '/run/keelson-test-' '/run/keelson-e2e-' '/run/keelson-mn-' 'keelson-test-reg'; do
+for pat in '/run/keelson-test-' '/run/keelson-e2e-' '/run/keelson-mn-' '/run/keelson-sec-' 'keelson-test-reg'; do
   pkill -KILL -f -- "$pat" 2>/dev/null || true
 done
 
@@ -27,7 +27,7 @@ for t in $(nft list tables 2>/dev/null | awk '$2=="ip" {print $3}' | grep -E '^(
 done
 
 # Mounts and directories of private containerd instances.
-for d in /run/keelson-test-* /run/keelson-e2e-* /run/keelson-mn-*; do
+for d in /run/keelson-test-* /run/keelson-e2e-* /run/keelson-mn-* /run/keelson-sec-*; do
   [[ -e $d ]] || continue
   awk -v d="$d" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true

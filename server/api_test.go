@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/server/client"
 	corev1 "k8s.io/api/core/v1"
@@ -18,7 +19,7 @@ import (
 const regBody = `{"name":"n1","address":"10.0.0.1","capacity":{"milliCPU":1000,"memoryBytes":1000}}`
 
 func TestAuth(t *testing.T) {
-	s := newTestCluster(t, clusterOpts{clusterToken: "ct", readToken: "rt"})
+	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
 	for _, tc := range []struct {
 		method, path, token, body string
@@ -27,17 +28,34 @@ func TestAuth(t *testing.T) {
 		{"GET", api.PathHealth, "", "", 200},
 		{"GET", api.PathNodes, "", "", 401},
 		{"GET", api.PathNodes, "wrong", "", 403},
-		{"GET", api.PathNodes, "rt", "", 200},
-		{"GET", api.PathNodes, "ct", "", 200},
-		{"GET", api.PathStatus, "rt", "", 200},
+		{"GET", api.PathNodes, testReadToken, "", 200},
+		{"GET", api.PathNodes, testNodeToken, "", 403},
+		{"GET", api.PathNodes, testServerToken, "", 403},
+		{"GET", api.PathNodes, "reader:alice", "", 200},
+		{"GET", api.PathNodes, "server:s9", "", 200},
+		{"GET", api.PathNodes, "node:n1", "", 403},
+		{"GET", api.PathStatus, testReadToken, "", 200},
 		{"POST", api.PathNodeRegister, "", regBody, 401},
-		{"POST", api.PathNodeRegister, "rt", regBody, 403},
-		{"POST", api.PathNodeRegister, "ct", regBody, 200},
-		{"GET", api.PathNodeView + "n1", "rt", "", 403},
-		{"POST", api.PathNodeRegister, "ct", `{"name":"x","bogus":1}`, 400},
-		{"POST", api.PathNodeHeartbeat, "ct", `{"name":"ghost"}`, 404},
+		{"POST", api.PathNodeRegister, testReadToken, regBody, 403},
+		{"POST", api.PathNodeRegister, testNodeToken, regBody, 403},
+		{"POST", api.PathNodeRegister, "reader:alice", regBody, 403},
+		{"POST", api.PathNodeRegister, "node:n2", regBody, 403}, // NodeRestriction: n2 is not n1
+		{"POST", api.PathNodeRegister, "node:n1", regBody, 200},
+		{"GET", api.PathNodeView + "n1", testReadToken, "", 403},
+		{"GET", api.PathNodeView + "n1", "node:n2", "", 403},
+		{"POST", api.PathNodeRegister, "node:x", `{"name":"x","bogus":1}`, 400},
+		{"POST", api.PathNodeHeartbeat, "node:ghost", `{"name":"ghost"}`, 404},
+		{"POST", api.PathServerJoin, "node:n1", `{"id":"n1","raftAddr":"127.0.0.1:1"}`, 403},
+		{"POST", api.PathServerJoin, testNodeToken, `{"id":"n1","raftAddr":"127.0.0.1:1"}`, 403},
+		{"POST", api.PathServerJoin, "server:s9", `{"id":"s0","raftAddr":"127.0.0.1:1"}`, 403}, // not as another server
+		{"POST", api.PathServerLeave, "node:n1", `{"id":"s0"}`, 403},
+		{"POST", api.PathServerCredentials, testNodeToken, "{}", 403},
+		{"POST", api.PathServerCredentials, "server:s9", "{}", 403}, // a certificate is not the join secret
+		{"POST", api.PathServerCredentials, testServerToken, "{}", 200},
+		{"POST", api.PathNodeJoin, testServerToken, "{}", 403},
+		{"GET", api.PathCA, "", "", 200},
 		{"GET", "/v1/nope", "", "", 404},
-		{"GET", api.PathNodes + "?index=abc", "rt", "", 400},
+		{"GET", api.PathNodes + "?index=abc", testReadToken, "", 400},
 	} {
 		r := do(t, tc.method, l.url+tc.path, tc.token, tc.body)
 		if r.code != tc.want {
@@ -49,33 +67,30 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-func TestReadAPIOpenWithoutReadToken(t *testing.T) {
-	s := newTestCluster(t, clusterOpts{clusterToken: "ct"})
+func TestReadAPINeedsACredential(t *testing.T) {
+	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
-	if r := do(t, "GET", l.url+api.PathPods, "", ""); r.code != 200 {
-		t.Fatalf("read without read token configured: %d", r.code)
-	}
-	if r := do(t, "POST", l.url+api.PathNodeRegister, "", regBody); r.code != 401 {
-		t.Fatalf("cluster endpoint without token: %d", r.code)
+	if r := do(t, "GET", l.url+api.PathPods, "", ""); r.code != 401 {
+		t.Fatalf("read without any credential: %d", r.code)
 	}
 }
 
 func TestBlockingQuery(t *testing.T) {
 	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
-	first := do(t, "GET", l.url+api.PathNodes, "", "")
+	first := do(t, "GET", l.url+api.PathNodes, testReadToken, "")
 	if first.index == "" {
 		t.Fatal("no index header")
 	}
 	// Times out: nothing changes.
-	r := do(t, "GET", l.url+api.PathNodes+"?index="+first.index+"&wait=50ms", "", "")
+	r := do(t, "GET", l.url+api.PathNodes+"?index="+first.index+"&wait=50ms", testReadToken, "")
 	if r.code != 200 || r.index != first.index {
 		t.Fatalf("timed-out query: %d index %s, want %s", r.code, r.index, first.index)
 	}
 	// Returns on change.
 	got := make(chan response, 1)
-	go func() { got <- do(t, "GET", l.url+api.PathNodes+"?index="+first.index+"&wait=30s", "", "") }()
-	if r := do(t, "POST", l.url+api.PathNodeRegister, "", regBody); r.code != 200 {
+	go func() { got <- do(t, "GET", l.url+api.PathNodes+"?index="+first.index+"&wait=30s", testReadToken, "") }()
+	if r := do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody); r.code != 200 {
 		t.Fatalf("register: %d %s", r.code, r.body)
 	}
 	r = <-got
@@ -88,10 +103,10 @@ func TestBlockingQuery(t *testing.T) {
 }
 
 func TestFollowerForwarding(t *testing.T) {
-	s := newTestCluster(t, clusterOpts{n: 3, clusterToken: "ct"})
+	s := newTestCluster(t, clusterOpts{n: 3})
 	l := leaderOf(t, s)
 	f := follower(s, l)
-	c := client.New([]string{f.url}, "ct")
+	c := clientAs(t, []string{f.url}, "node:n1")
 	ctx := context.Background()
 	n, err := c.Register(ctx, api.NodeRegistration{Name: "n1", Address: "10.0.0.1"})
 	if err != nil || n.Status != api.NodeReady {
@@ -104,18 +119,19 @@ func TestFollowerForwarding(t *testing.T) {
 		t.Fatalf("heartbeat via follower: %v", err)
 	}
 	// A consistent read through the follower sees the write at once.
-	nodes, _, err := c.Nodes(ctx, client.QueryOptions{Consistent: true})
+	nodes, _, err := clientAs(t, []string{f.url}, testReadToken).Nodes(ctx, client.QueryOptions{Consistent: true})
 	if err != nil || len(nodes) != 1 {
 		t.Fatalf("consistent read via follower: %v %v", nodes, err)
 	}
-	// Status reports are fenced: a pod on n1 accepts n1's report only.
+	// Status reports are restricted: n1 reports for n1's pods only, even forwarded.
 	if _, err := l.store.Apply(ctx, raftstore.ApplyChangesCmd(api.Changes{UpsertPods: []api.PodRecord{{UID: "u1", Namespace: "default", Name: "p", Node: "n1", Desire: api.DesireRun}}})); err != nil {
 		t.Fatal(err)
 	}
-	err = c.ReportStatus(ctx, []api.PodStatusReport{
-		{UID: "u1", Node: "n2", Status: api.PodStatus{Phase: corev1.PodFailed}},
-		{UID: "u1", Node: "n1", Status: api.PodStatus{Phase: corev1.PodRunning}},
-	})
+	err = c.ReportStatus(ctx, []api.PodStatusReport{{UID: "u1", Node: "n2", Status: api.PodStatus{Phase: corev1.PodFailed}}})
+	if e, ok := err.(*client.Error); !ok || e.StatusCode != http.StatusForbidden {
+		t.Fatalf("n1 reporting as n2 via follower: %v, want 403", err)
+	}
+	err = c.ReportStatus(ctx, []api.PodStatusReport{{UID: "u1", Node: "n1", Status: api.PodStatus{Phase: corev1.PodRunning}}})
 	if err != nil {
 		t.Fatalf("status via follower: %v", err)
 	}
@@ -123,23 +139,23 @@ func TestFollowerForwarding(t *testing.T) {
 		t.Fatalf("pod status = %+v", p.Status)
 	}
 	// A client listing a dead server first fails over.
-	c2 := client.New([]string{"http://127.0.0.1:1", f.url}, "ct")
+	c2 := clientAs(t, []string{"https://127.0.0.1:1", f.url}, testReadToken)
 	if _, err := c2.Status(ctx); err != nil {
 		t.Fatalf("failover: %v", err)
 	}
 }
 
 func TestNodeView(t *testing.T) {
-	s := newTestCluster(t, clusterOpts{clusterToken: "ct"})
+	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
-	c := client.New([]string{l.url}, "ct")
+	c := clientAs(t, []string{l.url}, "node:n1")
 	ctx := context.Background()
 	for _, n := range []string{"n1", "n2"} {
-		if _, err := c.Register(ctx, api.NodeRegistration{Name: n}); err != nil {
+		if _, err := clientAs(t, []string{l.url}, "node:"+n).Register(ctx, api.NodeRegistration{Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.WatchNode(ctx, "ghost", 0, 0); !client.IsNotFound(err) {
+	if _, err := clientAs(t, []string{l.url}, "node:ghost").WatchNode(ctx, "ghost", 0, 0); !client.IsNotFound(err) {
 		t.Fatalf("view of unknown node: %v", err)
 	}
 	v, err := c.WatchNode(ctx, "n1", 0, 0)
@@ -170,9 +186,9 @@ func TestNodeView(t *testing.T) {
 }
 
 func TestLogsProxy(t *testing.T) {
-	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer ct" {
-			http.Error(w, "no token", http.StatusUnauthorized)
+	agent := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			http.Error(w, "a secret was sent to the agent", http.StatusBadRequest)
 			return
 		}
 		if r.URL.Path != api.PathAgentLogs+"u1/web" || r.URL.Query().Get("tail") != "5" {
@@ -181,11 +197,14 @@ func TestLogsProxy(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("hello from web\n"))
 	}))
+	// The agent's endpoint is mutual TLS: its node certificate, servers only.
+	agent.TLS = pki.MutualTLS(testCA().Pool(), certFor(t, pki.RoleNode, "n1"), pki.RoleServer)
+	agent.StartTLS()
 	defer agent.Close()
-	s := newTestCluster(t, clusterOpts{clusterToken: "ct", readToken: "rt"})
+	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
 	ctx := context.Background()
-	c := client.New([]string{l.url}, "ct")
+	c := clientAs(t, []string{l.url}, "node:n1")
 	if _, err := c.Register(ctx, api.NodeRegistration{Name: "n1", AgentURL: agent.URL}); err != nil {
 		t.Fatal(err)
 	}
@@ -196,13 +215,13 @@ func TestLogsProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := client.New([]string{l.url}, "rt").Logs(ctx, "default", "web-1", "", false, 5, &out); err != nil {
+	if err := clientAs(t, []string{l.url}, testReadToken).Logs(ctx, "default", "web-1", "", false, 5, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "hello from web\n" {
 		t.Fatalf("logs = %q", out.String())
 	}
-	if err := c.Logs(ctx, "default", "nope", "", false, -1, &out); !client.IsNotFound(err) {
+	if err := clientAs(t, []string{l.url}, testReadToken).Logs(ctx, "default", "nope", "", false, -1, &out); !client.IsNotFound(err) {
 		t.Fatalf("logs of unknown pod: %v", err)
 	}
 }
@@ -210,7 +229,7 @@ func TestLogsProxy(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
-	do(t, "POST", l.url+api.PathNodeRegister, "", regBody)
+	do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody)
 	r := do(t, "GET", l.url+api.PathMetrics, "", "")
 	for _, want := range []string{"keelson_http_requests_total", `keelson_raft_commands_total{result="ok",type="RegisterNode"} 1`, "keelson_raft_applied_index", "keelson_raft_apply_seconds_bucket"} {
 		if !strings.Contains(r.body, want) {

@@ -28,6 +28,12 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "join needs id and raftAddr")
 		return
 	}
+	// A server joins only as itself: its certificate's name is the raft ID it gets,
+	// so no member can claim another's ID (and re-point its HTTP address).
+	if id, _ := callerOf(r.Context()); id.Name != j.ID {
+		writeError(w, http.StatusForbidden, "server "+id.Name+" may not join as "+j.ID)
+		return
+	}
 	servers, err := s.store.Servers()
 	if err != nil {
 		writeApplyError(w, err)
@@ -188,7 +194,7 @@ func (s *Server) registered() bool {
 	return false
 }
 
-// post sends a JSON body with the cluster token and expects 2xx.
+// post sends a JSON body (this server's certificate authenticates it) and expects 2xx.
 func (s *Server) post(ctx context.Context, url string, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -201,7 +207,6 @@ func (s *Server) post(ctx context.Context, url string, body any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	s.authHeader(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", url, err)
@@ -222,7 +227,6 @@ func (s *Server) get(ctx context.Context, url string, out any) error {
 	if err != nil {
 		return err
 	}
-	s.authHeader(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
@@ -232,10 +236,4 @@ func (s *Server) get(ctx context.Context, url string, out any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (s *Server) authHeader(req *http.Request) {
-	if s.cfg.ClusterToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.cfg.ClusterToken)
-	}
 }

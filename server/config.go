@@ -28,14 +28,15 @@ type Planner func(in reconciler.Observed) reconciler.Result
 // Config is everything `keelson server` is told by its flags.
 type Config struct {
 	ID string
-	// DataDir holds raft/ (log, stable store, snapshots); the wiring may keep more
-	// there (git/ for clones).
+	// DataDir holds raft/ (log, stable store, snapshots), tls/ (the cluster CA and
+	// this server's certificate) and tokens/ (join and read tokens); the wiring may
+	// keep more there (git/ for clones). Required.
 	DataDir string
 	// HTTPAddr is the API listen address; "" means Run does not listen and the caller
 	// serves Handler() (tests with httptest).
 	HTTPAddr string
 	// HTTPAdvertise is the URL other servers use to reach this one (forwarding, logs);
-	// default http(s)://HTTPAddr.
+	// default https://HTTPAddr.
 	HTTPAdvertise string
 	// RaftAddr is the raft listen address; RaftAdvertise what peers dial (default RaftAddr).
 	RaftAddr, RaftAdvertise string
@@ -49,15 +50,15 @@ type Config struct {
 	// BootstrapExpect, the other expected servers).
 	Join []string
 
-	// ClusterToken authenticates agents and servers; ReadToken (optional) guards the
-	// read API, which then also accepts the cluster token. Empty ClusterToken disables
-	// authentication (single-user dev only).
-	ClusterToken, ReadToken string
-
-	// TLSCertFile/TLSKeyFile serve the HTTP API over TLS; TLSCAFile (optional) verifies
-	// other servers and agents when forwarding and proxying logs. With all three set,
-	// raft also runs over mutual TLS (every server's certificate signed by that CA).
-	TLSCertFile, TLSKeyFile, TLSCAFile string
+	// JoinToken is the server-join secret (K10<ca-hash>::<secret>) a joining server
+	// presents to get the cluster's credentials; with Bootstrap it becomes the
+	// cluster's server token (default: a fresh one in <data-dir>/tokens/server).
+	JoinToken string
+	// CACertFile/CAKeyFile give an operator's CA for a data dir that has none yet
+	// (required with BootstrapExpect, so every server starts with the same CA).
+	CACertFile, CAKeyFile string
+	// ExtraSANs are more names or IPs for this server's certificate.
+	ExtraSANs []string
 
 	// ReconcileInterval is the reconcile loop's timer, for heartbeats turning stale
 	// without any store change (default 1s).
@@ -91,9 +92,6 @@ type Deps struct {
 	// Reconciler is the configuration Planner runs with, published at GET /v1/config
 	// so `keelson plan --server` previews with it (zero fields: the defaults).
 	Reconciler reconciler.Config
-	// HTTPClient is used to forward to the leader and proxy logs (default: one with the
-	// TLS CA from Config).
-	HTTPClient *http.Client
 }
 
 func (c *Config) defaults() {
@@ -104,10 +102,6 @@ func (c *Config) defaults() {
 		c.MaxWait = 5 * time.Minute
 	}
 	if c.HTTPAdvertise == "" && c.HTTPAddr != "" {
-		scheme := "http"
-		if c.TLSCertFile != "" {
-			scheme = "https"
-		}
-		c.HTTPAdvertise = scheme + "://" + c.HTTPAddr
+		c.HTTPAdvertise = "https://" + c.HTTPAddr
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/reconciler"
-	"github.com/keelson/keelson/server/client"
 )
 
 // TestConfigPublished: GET /v1/config answers the reconciler configuration the server
@@ -14,14 +13,13 @@ import (
 // it back into the same Config.
 func TestConfigPublished(t *testing.T) {
 	rc := reconciler.Config{ServiceCIDR: "10.123.0.0/16", NodeGracePeriod: 3 * time.Second, MaxPodsPerBatch: 7}
-	s := newTestCluster(t, clusterOpts{clusterToken: "ct", readToken: "rt",
-		deps: func(int) Deps { return Deps{Reconciler: rc} }})
+	s := newTestCluster(t, clusterOpts{deps: func(int) Deps { return Deps{Reconciler: rc} }})
 	l := leaderOf(t, s)
 	ctx := context.Background()
-	if _, err := client.New([]string{l.url}, "").ReconcilerConfig(ctx); err == nil {
+	if _, err := clientAs(t, []string{l.url}, "").ReconcilerConfig(ctx); err == nil {
 		t.Fatal("config served without a token")
 	}
-	got, err := client.New([]string{l.url}, "rt").ReconcilerConfig(ctx)
+	got, err := clientAs(t, []string{l.url}, testReadToken).ReconcilerConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,12 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request) {
 	req.ContentLength = r.ContentLength
 	req.Header = r.Header.Clone()
 	req.Header.Set(forwardedHeader, s.cfg.ID)
+	// The leader sees this server's certificate; it believes the caller's identity
+	// from this header (only from a server certificate).
+	req.Header.Del(identityHeader)
+	if id, ok := callerOf(r.Context()); ok {
+		req.Header.Set(identityHeader, formatIdentity(id))
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "forward to leader: "+err.Error())

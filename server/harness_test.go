@@ -27,10 +27,8 @@ type testServer struct {
 }
 
 type clusterOpts struct {
-	n            int
-	clusterToken string
-	readToken    string
-	deps         func(i int) Deps
+	n    int
+	deps func(i int) Deps
 }
 
 // newTestCluster starts n servers whose stores share an in-memory raft transport and
@@ -63,14 +61,16 @@ func newTestCluster(t *testing.T, o clusterOpts) []*testServer {
 		}
 		t.Cleanup(func() { st.Close() })
 		ts.ts = httptest.NewUnstartedServer(nil)
-		ts.url = "http://" + ts.ts.Listener.Addr().String()
+		ts.url = "https://" + ts.ts.Listener.Addr().String()
+		dataDir := t.TempDir()
+		seedCredentials(t, dataDir)
 		var deps Deps
 		if o.deps != nil {
 			deps = o.deps(i)
 		}
 		deps.Store = st
 		srv, err := New(Config{
-			ID: peers[i].ID, HTTPAdvertise: ts.url, ClusterToken: o.clusterToken, ReadToken: o.readToken,
+			ID: peers[i].ID, DataDir: dataDir, HTTPAdvertise: ts.url,
 			ReconcileInterval: 50 * time.Millisecond,
 		}, deps)
 		if err != nil {
@@ -85,7 +85,8 @@ func newTestCluster(t *testing.T, o clusterOpts) []*testServer {
 func (ts *testServer) start(t *testing.T, srv *Server) {
 	ts.Server = srv
 	ts.ts.Config.Handler = srv.Handler()
-	ts.ts.Start()
+	ts.ts.TLS = srv.TLSConfig()
+	ts.ts.StartTLS()
 	t.Cleanup(ts.ts.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -142,7 +143,9 @@ type response struct {
 	index string
 }
 
-func do(t *testing.T, method, url, token, body string) response {
+// do sends one request authenticated by cred (see credTLS: a certificate role such
+// as "node:n1", or a bearer token).
+func do(t *testing.T, method, url, cred, body string) response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -150,10 +153,11 @@ func do(t *testing.T, method, url, token, body string) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, token := credTLS(t, cred)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClientAs(t, cred).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,18 @@
 package server
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keelson/keelson/api"
 )
 
 // routes builds the API. Nothing here writes desired state: the only writes are node
-// registration, heartbeats, pod status and membership, all from cluster members.
+// registration, heartbeats, pod status and membership, all from cluster members. A new
+// read route is registered with authRead and so accepts the read token or a reader
+// (or server) certificate with no further work.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, auth authLevel, h http.HandlerFunc) {
@@ -32,12 +32,19 @@ func (s *Server) routes() http.Handler {
 	handle("GET "+api.PathLogs+"{namespace}/{pod}", authRead, s.handleLogs)
 	s.mountKubeAPI(handle) // kubectl and client-go: /api, /apis, /version (server/kubeapi)
 
-	handle("POST "+api.PathNodeRegister, authCluster, s.onLeader(s.handleRegister))
-	handle("POST "+api.PathNodeHeartbeat, authCluster, s.onLeader(s.handleHeartbeat))
-	handle("POST "+api.PathNodeStatus, authCluster, s.onLeader(s.handleStatusReport))
-	handle("GET "+api.PathNodeView+"{name}", authCluster, s.handleNodeView)
-	handle("POST "+api.PathServerJoin, authCluster, s.onLeader(s.handleJoin))
-	handle("POST "+api.PathServerLeave, authCluster, s.onLeader(s.handleLeave))
+	// Trust bootstrap: the CA is public; certificates are handed out for join secrets.
+	handle("GET "+api.PathCA, authNone, s.handleCA)
+	handle("POST "+api.PathServerCredentials, authServerToken, s.handleServerCredentials)
+	handle("POST "+api.PathNodeJoin, authNodeToken, s.handleNodeJoin)
+
+	// Agents, each restricted to its own node (nodeauth.go).
+	handle("POST "+api.PathNodeRegister, authNode, s.onLeader(s.handleRegister))
+	handle("POST "+api.PathNodeHeartbeat, authNode, s.onLeader(s.handleHeartbeat))
+	handle("POST "+api.PathNodeStatus, authNode, s.onLeader(s.handleStatusReport))
+	handle("GET "+api.PathNodeView+"{name}", authNode, s.handleNodeView)
+	// Raft membership: servers only.
+	handle("POST "+api.PathServerJoin, authServer, s.onLeader(s.handleJoin))
+	handle("POST "+api.PathServerLeave, authServer, s.onLeader(s.handleLeave))
 
 	// The webhook checks its own HMAC signature; it only triggers a fetch.
 	handle("POST "+api.PathGitHook, authNone, s.handleGitHook)
@@ -51,50 +58,6 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
-}
-
-type authLevel int
-
-const (
-	authNone authLevel = iota
-	authRead
-	authCluster
-)
-
-// authorize checks the bearer token: a missing one is 401, a wrong one 403. The read
-// API accepts the read token or the cluster token; it is open when no read token is
-// configured. With no cluster token configured, authentication is off.
-func (s *Server) authorize(level authLevel, next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var accepted []string
-		switch level {
-		case authRead:
-			if s.cfg.ReadToken != "" {
-				accepted = []string{s.cfg.ReadToken, s.cfg.ClusterToken}
-			}
-		case authCluster:
-			if s.cfg.ClusterToken != "" {
-				accepted = []string{s.cfg.ClusterToken}
-			}
-		}
-		if len(accepted) == 0 {
-			next(w, r)
-			return
-		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keelson"`)
-			writeError(w, http.StatusUnauthorized, "missing bearer token")
-			return
-		}
-		for _, a := range accepted {
-			if a != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a)) == 1 {
-				next(w, r)
-				return
-			}
-		}
-		writeError(w, http.StatusForbidden, "token not accepted for "+r.URL.Path)
-	}
 }
 
 // statusRecorder remembers the response code for metrics.

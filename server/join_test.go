@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 )
 
 // startConfigured starts servers that open their own stores from Config (in-memory
@@ -19,7 +20,7 @@ func startConfigured(t *testing.T, n int, configure func(i int, urls []string, c
 	for range n {
 		_, tr := raft.NewInmemTransport("")
 		ts := &testServer{trans: tr, ts: httptest.NewUnstartedServer(nil)}
-		ts.url = "http://" + ts.ts.Listener.Addr().String()
+		ts.url = "https://" + ts.ts.Listener.Addr().String()
 		out = append(out, ts)
 		urls = append(urls, ts.url)
 	}
@@ -31,8 +32,10 @@ func startConfigured(t *testing.T, n int, configure func(i int, urls []string, c
 		}
 	}
 	for i, ts := range out {
+		dataDir := t.TempDir()
+		seedCredentials(t, dataDir)
 		cfg := Config{
-			ID: fmt.Sprintf("s%d", i), HTTPAdvertise: ts.url, ClusterToken: "ct",
+			ID: fmt.Sprintf("s%d", i), DataDir: dataDir, HTTPAdvertise: ts.url,
 			RaftTransport: ts.trans, RaftInMemory: true, RaftFastTimeouts: true,
 		}
 		configure(i, urls, &cfg)
@@ -72,7 +75,7 @@ func TestJoin(t *testing.T) {
 	l := leaderOf(t, s)
 	requireMembers(t, l, 3)
 	// A write through the last joiner is forwarded and replicated everywhere.
-	if r := do(t, "POST", s[2].url+api.PathNodeRegister, "ct", regBody); r.code != 200 {
+	if r := do(t, "POST", s[2].url+api.PathNodeRegister, "node:n1", regBody); r.code != 200 {
 		t.Fatalf("register via joined server: %d %s", r.code, r.body)
 	}
 	for _, x := range s {
@@ -82,7 +85,7 @@ func TestJoin(t *testing.T) {
 		})
 	}
 	// Leave: the cluster shrinks to two.
-	if r := do(t, "POST", s[1].url+api.PathServerLeave, "ct", `{"id":"`+follower(s, l).cfg.ID+`"}`); r.code != 200 {
+	if r := do(t, "POST", s[1].url+api.PathServerLeave, "server:s1", `{"id":"`+follower(s, l).cfg.ID+`"}`); r.code != 200 {
 		t.Fatalf("leave: %d %s", r.code, r.body)
 	}
 	waitFor(t, 10*time.Second, "two voters", func() bool {
@@ -102,4 +105,36 @@ func TestBootstrapExpect(t *testing.T) {
 	})
 	l := leaderOf(t, s)
 	requireMembers(t, l, 3)
+}
+
+// A server with an empty data dir joins with a K10 server token: it learns the CA
+// from the member (checking the pin), gets the credentials, and becomes a voter. A
+// token pinning another CA, or a wrong secret, is refused at once.
+func TestJoinFetchesPinnedCredentials(t *testing.T) {
+	s := startConfigured(t, 2, func(i int, urls []string, c *Config) {
+		if i == 0 {
+			c.Bootstrap = true
+			return
+		}
+		c.DataDir = t.TempDir() // nothing seeded
+		c.Join = []string{urls[0]}
+		c.JoinToken = pki.Token{CAHash: testCA().Hash(), Secret: testServerToken}.String()
+	})
+	l := leaderOf(t, s)
+	requireMembers(t, l, 2)
+	got, err := pki.LoadCA(pki.ServerFiles{DataDir: s[1].cfg.DataDir}.TLSDir())
+	if err != nil || got.Hash() != testCA().Hash() {
+		t.Fatalf("joined server's CA: %v", err)
+	}
+	other, _ := pki.NewCA("other")
+	for what, tok := range map[string]pki.Token{
+		"another CA's pin": {CAHash: other.Hash(), Secret: testServerToken},
+		"a wrong secret":   {CAHash: testCA().Hash(), Secret: "nope"},
+		"the node token":   {CAHash: testCA().Hash(), Secret: testNodeToken},
+	} {
+		_, err := New(Config{ID: "s9", DataDir: t.TempDir(), Join: []string{l.url}, JoinToken: tok.String(), RaftInMemory: true}, Deps{})
+		if err == nil {
+			t.Errorf("joined with %s", what)
+		}
+	}
 }

@@ -134,7 +134,7 @@ func TestLeaderDuties(t *testing.T) {
 	}
 
 	// Heartbeats reach the planner through leader memory.
-	do(t, "POST", l.url+api.PathNodeRegister, "", regBody)
+	do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody)
 	waitFor(t, 10*time.Second, "the planner to see n1's heartbeat", func() bool {
 		_, ok := planner.heartbeat("n1")
 		return ok

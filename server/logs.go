@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/pki"
 )
 
 // handleLogs proxies a pod's container log from the agent running it. Any server can
-// answer: the pod's node and the agent's URL are in the replicated state. The agent is
-// called with the cluster token, which readers never see.
+// answer: the pod's node and the agent's URL are in the replicated state. The call is
+// mutual TLS: the agent admits server certificates only, and the server reads the
+// answer only from the certificate of the pod's own node.
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("namespace"), r.PathValue("pod")
 	st := s.store.Snapshot()
@@ -56,13 +58,16 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "build agent request: "+err.Error())
 		return
 	}
-	s.authHeader(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "agent "+node.Name+": "+err.Error())
 		return
 	}
 	defer resp.Body.Close()
+	if id, ok := pki.PeerIdentity(resp.TLS); !ok || id.Role != pki.RoleNode || id.Name != node.Name {
+		writeError(w, http.StatusBadGateway, "agent at "+node.AgentURL+" did not present node "+node.Name+"'s certificate")
+		return
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}

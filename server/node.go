@@ -30,6 +30,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "node name is required")
 		return
 	}
+	id, ok := asNode(w, r, s.store.Snapshot(), reg.Name)
+	if !ok {
+		return
+	}
+	reg.KeyHash = id.KeyHash // from the certificate, whatever the body said
 	ctx, cancel := context.WithTimeout(r.Context(), applyTimeout)
 	defer cancel()
 	now := time.Now().UTC()
@@ -37,8 +42,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeApplyError(w, err)
 		return
 	}
-	s.hb.beat(reg.Name, now)
 	n, _ := s.store.Snapshot().Node(reg.Name)
+	if n.KeyHash != id.KeyHash { // another key registered the name concurrently and won
+		writeError(w, http.StatusForbidden, "node "+reg.Name+" is registered with another key")
+		return
+	}
+	s.hb.beat(reg.Name, now)
 	s.logger.Info("node registered", "node", reg.Name, "address", reg.Address)
 	writeJSON(w, http.StatusOK, n)
 }
@@ -49,7 +58,11 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &hb) {
 		return
 	}
-	if _, ok := s.store.Snapshot().Node(hb.Name); !ok {
+	st := s.store.Snapshot()
+	if _, ok := asNode(w, r, st, hb.Name); !ok {
+		return
+	}
+	if _, ok := st.Node(hb.Name); !ok {
 		writeError(w, http.StatusNotFound, "node "+hb.Name+" is not registered: register first")
 		return
 	}
@@ -63,6 +76,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
 	var reports []api.PodStatusReport
 	if !decodeBody(w, r, &reports) {
+		return
+	}
+	if !checkReports(w, r, s.store.Snapshot(), reports) {
 		return
 	}
 	if len(reports) == 0 {
@@ -84,6 +100,9 @@ func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
 // a blocking query that wakes only when one of those changed. Any server answers.
 func (s *Server) handleNodeView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if _, ok := asNode(w, r, s.store.Snapshot(), name); !ok {
+		return
+	}
 	st, ok := s.query(w, r, func(st *raftstore.State) uint64 { return st.NodeViewIndex(name) })
 	if !ok {
 		return

@@ -24,7 +24,8 @@ func freeAddr(t *testing.T) string {
 // listener), stops it, and starts it again from the same data dir.
 func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{ID: "s1", DataDir: dir, HTTPAddr: freeAddr(t), RaftAddr: freeAddr(t), Bootstrap: true, ClusterToken: "ct"}
+	seedCredentials(t, dir)
+	cfg := Config{ID: "s1", DataDir: dir, HTTPAddr: freeAddr(t), RaftAddr: freeAddr(t), Bootstrap: true}
 	start := func() (func(), *client.Client) {
 		srv, err := New(cfg, Deps{})
 		if err != nil {
@@ -39,7 +40,7 @@ func TestRestartKeepsState(t *testing.T) {
 				t.Errorf("run: %v", err)
 			}
 		}
-		return stop, client.New([]string{cfg.HTTPAddr}, "ct")
+		return stop, clientAs(t, []string{cfg.HTTPAddr}, "node:n1")
 	}
 	ctx := context.Background()
 	stop, c := start()
@@ -52,7 +53,7 @@ func TestRestartKeepsState(t *testing.T) {
 	stop, c = start()
 	defer stop()
 	waitFor(t, 20*time.Second, "the restarted server to answer", func() bool {
-		nodes, _, err := c.Nodes(ctx, client.QueryOptions{Consistent: true})
+		nodes, _, err := clientAs(t, []string{cfg.HTTPAddr}, testReadToken).Nodes(ctx, client.QueryOptions{Consistent: true})
 		return err == nil && len(nodes) == 1 && nodes[0].Name == "n1"
 	})
 }

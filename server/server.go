@@ -6,18 +6,17 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/raftstore"
 )
 
@@ -33,6 +32,7 @@ type Server struct {
 	handler   http.Handler
 	hb        *heartbeats
 	hook      http.Handler // Git webhook, nil when none
+	creds     *credentials
 	statuses  *reportCommitter
 	blocking  *blockingLimiter // caps on blocking queries (blocking.go)
 
@@ -52,11 +52,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, logger: logger, deps: deps, hb: newHeartbeats(), blocking: newBlockingLimiter(maxBlockingPerClient, maxBlockingTotal)}
 	s.statuses = &reportCommitter{apply: s.apply}
-	client, err := httpClient(cfg, deps.HTTPClient)
+	creds, err := loadCredentials(context.Background(), cfg, logger.Info)
 	if err != nil {
 		return nil, err
 	}
-	s.client = client
+	s.creds = creds
+	s.client = serverClient(creds)
 	s.store = deps.Store
 	if s.store == nil {
 		rc := raftstore.Config{
@@ -67,14 +68,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if cfg.RaftFastTimeouts {
 			rc.UseFastTimeouts()
 		}
-		// With a certificate, key and CA, raft runs over mutual TLS with the same
-		// certificate as the API (it needs the raft address's IP/DNS in its SANs).
-		if cfg.TLSCertFile != "" && cfg.TLSCAFile != "" && cfg.RaftTransport == nil {
-			tc, err := raftstore.MutualTLS(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSCAFile)
-			if err != nil {
-				return nil, err
-			}
-			rc.TLS = tc
+		// Raft runs only over mutual TLS that admits server certificates: hashicorp/raft
+		// applies AppendEntries from anyone who knows the term.
+		if cfg.RaftTransport == nil {
+			rc.TLS = pki.MutualTLS(creds.ca.Pool(), creds.cert, pki.RoleServer)
 		}
 		st, err := raftstore.Open(rc)
 		if err != nil {
@@ -90,26 +87,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-func httpClient(cfg Config, given *http.Client) (*http.Client, error) {
-	if given != nil {
-		return given, nil
-	}
+// serverClient is how this server calls other servers (forwarding, joining) and
+// agents (logs): it presents the server certificate and trusts only the cluster CA.
+func serverClient(c *credentials) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.TLSCAFile != "" {
-		pem, err := os.ReadFile(cfg.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read TLS CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("TLS CA %s: no certificates", cfg.TLSCAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
+	tr.TLSClientConfig = pki.ClientTLS(c.ca.Pool(), &c.cert)
 	// No client timeout: forwarded blocking queries and log follows are long; every
 	// request carries its caller's context instead.
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: tr}
 }
+
+// TLSConfig is the API's TLS configuration (tests serve Handler() with it).
+func (s *Server) TLSConfig() *tls.Config { return s.creds.apiTLS() }
 
 // Handler is the HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -132,20 +121,14 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", s.cfg.HTTPAddr, err)
 		}
-		srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.TLSConfig(),
 			ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 			// Requests inherit ctx so blocking queries end when the server stops.
 			BaseContext: func(net.Listener) context.Context { return ctx }}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var err error
-			if s.cfg.TLSCertFile != "" {
-				err = srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				select {
 				case errc <- fmt.Errorf("serve HTTP: %w", err):
 				default:
@@ -156,7 +139,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.logger.Info("serving API", "addr", s.cfg.HTTPAddr, "advertise", s.cfg.HTTPAdvertise)
 	}
 
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.decommissionLoop(ctx) }()
 	go func() { defer wg.Done(); s.formCluster(ctx) }()
 	go func() { defer wg.Done(); s.registerSelfLoop(ctx) }()
 	go func() { defer wg.Done(); s.leadershipLoop(ctx) }()

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,15 +26,16 @@ import (
 
 // agentFlags are the flags of `keelson agent`.
 type agentFlags struct {
-	servers, token, name, address, listen, dataDir string
-	containerdSock, cniBinDir, proxyMode           string
-	clusterCIDR, bridge, ctrNamespace, proxyTable  string
-	insecureRegistries, hostPaths                  []string
-	taints, allowCaps                              []string
-	dnsAddress, resolvConf                         string
-	dnsUpstreams                                   []string
-	labels                                         map[string]string
-	allowPrivileged, hostGW                        bool
+	servers, tokenFile, caFile, name, address     string
+	listen, dataDir                               string
+	containerdSock, cniBinDir, proxyMode          string
+	clusterCIDR, bridge, ctrNamespace, proxyTable string
+	insecureRegistries, hostPaths                 []string
+	taints, allowCaps                             []string
+	dnsAddress, resolvConf                        string
+	dnsUpstreams                                  []string
+	labels                                        map[string]string
+	allowPrivileged, hostGW                       bool
 }
 
 // newAgentCmd builds `keelson agent`: the node agent that runs the pods the servers
@@ -58,11 +61,12 @@ func newAgentCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	host, _ := os.Hostname()
-	fl.StringVar(&f.servers, "server", "", "server URL(s), comma-separated (http://10.0.0.1:7070,...)")
-	fl.StringVar(&f.token, "token", os.Getenv("KEELSON_TOKEN"), "cluster token (default $KEELSON_TOKEN)")
+	fl.StringVar(&f.servers, "server", "", "server URL(s), comma-separated (https://10.0.0.1:7480,...)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding a node-join token (K10...; or the token in $KEELSON_TOKEN), exchanged once for this node's certificate in --data-dir/tls")
+	fl.StringVar(&f.caFile, "ca-file", "", "the cluster CA certificate (default: learnt from the servers, pinned by the token's CA hash)")
 	fl.StringVar(&f.name, "name", host, "node name")
 	fl.StringVar(&f.address, "address", "", "this node's IP on the cluster network")
-	fl.StringVar(&f.listen, "listen", ":7071", "address of the agent's log endpoint")
+	fl.StringVar(&f.listen, "listen", ":7071", "address of the agent's log endpoint (mutual TLS: servers only)")
 	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/keelson/agent", "agent state: pod volumes, logs, runtime state")
 	fl.StringVar(&f.containerdSock, "containerd", "/run/containerd/containerd.sock", "containerd socket")
 	fl.StringVar(&f.cniBinDir, "cni-bin-dir", "/usr/lib/cni", "directory of the CNI plugins")
@@ -133,7 +137,7 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	defer rt.Close()
-	cp, err := newControlPlane(f.serverList(), f.token)
+	id, err := nodeIdentity(ctx, f)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
@@ -143,7 +147,7 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 	}
 	cfg := node.Config{Taints: taints, AllowCapabilities: f.allowCaps,
 		Name: f.name, Address: f.address, AgentListen: f.listen, DataDir: f.dataDir,
-		Labels: f.labels, Token: f.token, Runtime: rt, ControlPlane: cp,
+		Labels: f.labels, TLS: id.listen, Runtime: rt, ControlPlane: client.New(f.serverList(), "", client.WithTLSConfig(id.dial)),
 		AllowedHostPaths: f.hostPaths, AllowPrivileged: f.allowPrivileged, Logger: log,
 	}
 	pcfg := proxy.Config{Logger: log.With("component", "proxy"), ClusterCIDR: f.clusterCIDR, BridgeName: f.bridge, Table: f.proxyTable}
@@ -187,7 +191,25 @@ func runAgent(ctx context.Context, f agentFlags, logOut io.Writer) error {
 	return a.Run(ctx)
 }
 
-// newControlPlane returns the agent's client to the servers (with failover).
-func newControlPlane(servers []string, token string) (node.ControlPlane, error) {
-	return client.New(servers, token), nil
+// identity is the agent's TLS: dial the servers (verifying them as servers) and serve
+// the log endpoint (admitting servers only), both with the node certificate.
+type identity struct{ dial, listen *tls.Config }
+
+// nodeIdentity loads the node certificate from --data-dir/tls, exchanging the
+// node-join token for it on the first start.
+func nodeIdentity(ctx context.Context, f agentFlags) (identity, error) {
+	token, err := secretFromFileOrEnv(f.tokenFile, "KEELSON_TOKEN")
+	if err != nil {
+		return identity{}, err
+	}
+	hosts := []string{f.address}
+	if h, _, err := net.SplitHostPort(f.listen); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	files, err := client.NodeCredentials(ctx, f.serverList(), token, f.caFile, f.name, hosts, filepath.Join(f.dataDir, "tls"))
+	if err != nil {
+		return identity{}, err
+	}
+	dial, listen, err := files.NodeTLS()
+	return identity{dial: dial, listen: listen}, err
 }

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keelson/keelson/internal/cli/printers"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/server/client"
 )
 
 // defaultServer is where the read commands look when neither --server nor
 // KEELSON_SERVER says otherwise: the address `keelson dev` and `keelson server` use.
-const defaultServer = "http://127.0.0.1:7480"
+const defaultServer = "https://127.0.0.1:7480"
 
 // cliEnv is what the read commands take from the process: the clock, the environment
 // and whether an output is a terminal. Commands get it as a value so tests can fix the
@@ -47,26 +48,78 @@ func isTerminal(w io.Writer) bool {
 type clientFlags struct {
 	env     cliEnv
 	server  string
-	token   string
+	creds   credFlags
 	noColor bool
 }
 
-// register adds --server, --token and --no-color to cmd, with defaults from the
-// environment (KEELSON_SERVER, KEELSON_TOKEN).
+// register adds --server, the credential flags and --no-color to cmd, with defaults
+// from the environment (KEELSON_SERVER, ...).
 func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", cmp.Or(f.env.getenv("KEELSON_SERVER"), defaultServer),
 		"server URL(s), comma-separated for failover (env KEELSON_SERVER)")
-	cmd.Flags().StringVar(&f.token, "token", f.env.getenv("KEELSON_TOKEN"), "read token (env KEELSON_TOKEN)")
+	f.creds.register(cmd, f.env)
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "never color the output (colors are used only on a terminal)")
 }
 
 // client builds the API client for the configured servers.
 func (f *clientFlags) client() (*client.Client, error) {
-	servers := splitServers(f.server)
+	return f.creds.client(f.server)
+}
+
+// credFlags say how a read command authenticates and whom it trusts. The read token
+// comes from KEELSON_TOKEN or a file, never from the command line (where every user
+// of the machine can see it in ps).
+type credFlags struct {
+	env                       cliEnv
+	tokenFile                 string
+	caFile, certFile, keyFile string
+}
+
+func (c *credFlags) register(cmd *cobra.Command, env cliEnv) {
+	c.env = env
+	fl := cmd.Flags()
+	fl.StringVar(&c.tokenFile, "token-file", env.getenv("KEELSON_TOKEN_FILE"), "file holding the read token (env KEELSON_TOKEN_FILE; or the token itself in KEELSON_TOKEN)")
+	fl.StringVar(&c.caFile, "ca-file", env.getenv("KEELSON_CA_FILE"), "the cluster CA certificate that the servers' certificates must chain to (env KEELSON_CA_FILE)")
+	fl.StringVar(&c.certFile, "cert-file", env.getenv("KEELSON_CERT_FILE"), "a reader client certificate, instead of a token (env KEELSON_CERT_FILE)")
+	fl.StringVar(&c.keyFile, "key-file", env.getenv("KEELSON_KEY_FILE"), "the key of --cert-file (env KEELSON_KEY_FILE)")
+}
+
+// client builds the API client for a comma-separated server list.
+func (c *credFlags) client(serverList string) (*client.Client, error) {
+	servers := splitServers(serverList)
 	if len(servers) == 0 {
 		return nil, usageError(fmt.Errorf("--server: no server URL given"))
 	}
-	return client.New(servers, f.token), nil
+	token, err := c.readToken()
+	if err != nil {
+		return nil, err
+	}
+	tc, err := client.TLSFiles{CAFile: c.caFile, CertFile: c.certFile, KeyFile: c.keyFile}.Config()
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return client.New(servers, token, client.WithTLSConfig(tc)), nil
+}
+
+// readToken is the read token's secret from --token-file or KEELSON_TOKEN ("" for
+// none: a reader certificate, or an open read API).
+func (c *credFlags) readToken() (string, error) {
+	token := c.env.getenv("KEELSON_TOKEN")
+	if c.tokenFile != "" {
+		t, err := pki.ReadTokenFile(c.tokenFile)
+		if err != nil {
+			return "", usageError(err)
+		}
+		return t.Secret, nil
+	}
+	if token == "" {
+		return "", nil
+	}
+	t, err := pki.ParseToken(token)
+	if err != nil {
+		return "", usageError(fmt.Errorf("KEELSON_TOKEN: %w", err))
+	}
+	return t.Secret, nil
 }
 
 // splitServers parses a comma-separated list of server URLs.

@@ -17,7 +17,7 @@ func newKubeconfigCmd() *cobra.Command {
 		Use:   "kubeconfig",
 		Short: "Print a kubeconfig for kubectl, k9s, Lens and client-go (read-only access)",
 		Long: "Prints a kubeconfig whose server is the first --server URL and whose credential is the\n" +
-			"read token (--token / KEELSON_TOKEN; none when the read API is open). Save it and\n" +
+			"read token (--token-file / KEELSON_TOKEN_FILE / KEELSON_TOKEN) and whose CA is --ca-file.\nSave it (it holds the token: keep it private) and\n" +
 			"point KUBECONFIG at it:  keelson kubeconfig > ~/.kube/keelson && export KUBECONFIG=~/.kube/keelson",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -25,9 +25,12 @@ func newKubeconfigCmd() *cobra.Command {
 			if len(servers) == 0 {
 				return usageError(errors.New("--server: no server URL given"))
 			}
+			token, err := f.creds.readToken()
+			if err != nil {
+				return err
+			}
 			out, err := kubeapi.Kubeconfig(kubeapi.KubeconfigOptions{
-				Name: name, Server: servers[0], Token: f.token,
-				// CAFile: the cluster CA from the shared client flags, once they have one.
+				Name: name, Server: servers[0], Token: token, CAFile: f.creds.caFile,
 			})
 			if err != nil {
 				return err

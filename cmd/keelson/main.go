@@ -41,7 +41,7 @@ read-only commands below. No command here writes desired state.`,
 	root.AddCommand(
 		newServerCmd(), newAgentCmd(), newDevCmd(),
 		newStatusCmd(), newGetCmd(), newDescribeCmd(), newEventsCmd(), newLogsCmd(),
-		newPlanCmd(), newValidateCmd(), newVersionCmd(),
+		newPlanCmd(), newValidateCmd(), newVersionCmd(), newReaderCertCmd(),
 		newKubeconfigCmd(),
 	)
 	return root

@@ -23,7 +23,7 @@ type planFlags struct {
 	base, head string
 	path       string
 	server     string
-	token      string
+	creds      credFlags
 	output     string
 	noColor    bool
 }
@@ -86,7 +86,7 @@ Exit status (like terraform plan -detailed-exitcode): 0 no change, 1 head invali
 	fl.StringVar(&p.head, "head", "HEAD", "head revision: the change under review")
 	fl.StringVar(&p.path, "path", "", "manifests directory inside the repository (default: the root)")
 	fl.StringVar(&p.server, "server", "", "preview against this live cluster (comma-separated URLs)")
-	fl.StringVar(&p.token, "token", env.getenv("KEELSON_TOKEN"), "read token for --server (env KEELSON_TOKEN)")
+	p.creds.register(cmd, env)
 	fl.StringVarP(&p.output, "output", "o", "text", "output format: text, markdown or json")
 	fl.BoolVar(&p.noColor, "no-color", false, "never color the text output")
 	return cmd
@@ -117,7 +117,10 @@ func (p *planFlags) run(ctx context.Context) (*planview.Report, error) {
 	var observed reconciler.Observed
 	live := p.server != ""
 	if live {
-		c := client.New(splitServers(p.server), p.token)
+		c, err := p.creds.client(p.server)
+		if err != nil {
+			return nil, err
+		}
 		if cfg, observed, err = liveObserved(ctx, c, cfg, now); err != nil {
 			return nil, fmt.Errorf("plan: read the live cluster: %w", err)
 		}

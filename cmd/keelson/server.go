@@ -28,9 +28,9 @@ type serverFlags struct {
 	bootstrap                                                     bool
 	bootstrapExpect                                               int
 	join                                                          []string
-	token, readToken                                              string
-	tlsCert, tlsKey, tlsCA                                        string
-	repo, branch, path, webhookSecret, trustedKeyring             string
+	tokenFile, caCert, caKey                                      string
+	tlsSANs                                                       []string
+	repo, branch, path, webhookSecretFile, trustedKeyring         string
 	pollInterval                                                  time.Duration
 	logLevel                                                      string
 	nodeGracePeriod, evictionTimeout                              time.Duration
@@ -47,7 +47,9 @@ func newServerCmd() *cobra.Command {
 		Short: "Run a control-plane server (raft member, HTTP API, leader's reconciler)",
 		Long: "Run 1, 3 or 5 servers. The first starts with --bootstrap (or all with\n" +
 			"--bootstrap-expect N --join the others); later ones --join an existing server.\n" +
-			"The leader follows the Git branch given by --repo and reconciles the cluster to it.",
+			"The leader follows the Git branch given by --repo and reconciles the cluster to it.\n" +
+			"--bootstrap makes the cluster CA and the join and read tokens in --data-dir and\n" +
+			"prints how to join servers, agents and readers. Raft and the API are mutual TLS only.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
@@ -62,23 +64,22 @@ func newServerCmd() *cobra.Command {
 	host, _ := os.Hostname()
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the raft log, snapshots and Git clones (required)")
 	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:7480", "HTTP API listen address")
-	fl.StringVar(&f.httpAdvertise, "http-advertise", "", "URL other servers use to reach this API (default http(s)://--http-addr)")
+	fl.StringVar(&f.httpAdvertise, "http-advertise", "", "URL other servers use to reach this API (default https://--http-addr)")
 	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7481", "raft listen address")
 	fl.StringVar(&f.raftAdvertise, "raft-advertise", "", "raft address peers dial (default --raft-addr)")
 	fl.StringVar(&f.id, "id", host, "server ID (unique in the cluster, stable across restarts)")
 	fl.BoolVar(&f.bootstrap, "bootstrap", false, "start a new single-server cluster (first server only)")
 	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "start a new cluster once this many servers (this one and --join) see each other")
 	fl.StringSliceVar(&f.join, "join", nil, "HTTP URL(s) of existing servers to join")
-	fl.StringVar(&f.token, "token", os.Getenv("KEELSON_TOKEN"), "cluster token for agents and servers (default $KEELSON_TOKEN)")
-	fl.StringVar(&f.readToken, "read-token", os.Getenv("KEELSON_READ_TOKEN"), "token required by the read API (default $KEELSON_READ_TOKEN; empty: open)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate of the HTTP API")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS key of the HTTP API")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA certificate to verify other servers and agents; with --tls-cert/--tls-key it also turns on mutual TLS for raft")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the server-join token (K10...; or the token in $KEELSON_TOKEN): needed to --join; with --bootstrap it sets the cluster's server token")
+	fl.StringVar(&f.caCert, "ca-cert", "", "an operator's cluster CA certificate for a new data dir (default: --bootstrap makes one; required with --bootstrap-expect)")
+	fl.StringVar(&f.caKey, "ca-key", "", "the key of --ca-cert")
+	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more DNS names or IPs for this server's certificate")
 	fl.StringVar(&f.repo, "repo", "", "Git repository of the desired state (local path or URL)")
 	fl.StringVar(&f.branch, "branch", gitsource.DefaultBranch, "desired-state branch")
 	fl.StringVar(&f.path, "path", "", "manifests directory inside the repository")
 	fl.DurationVar(&f.pollInterval, "poll-interval", 0, "Git poll interval (default 15s remote, 10s local)")
-	fl.StringVar(&f.webhookSecret, "webhook-secret", os.Getenv("KEELSON_WEBHOOK_SECRET"), "HMAC secret of the Git webhook (default $KEELSON_WEBHOOK_SECRET; empty: no webhook)")
+	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the HMAC secret of the Git webhook (or the secret in $KEELSON_WEBHOOK_SECRET; neither: no webhook)")
 	fl.StringVar(&f.trustedKeyring, "trusted-keyring", "", "armored OpenPGP keyring: refuse heads not signed by one of its keys")
 	f.git.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -102,8 +103,8 @@ func (f *serverFlags) check() error {
 	if f.bootstrapExpect > 1 && len(f.join) == 0 {
 		errs = append(errs, errors.New("--bootstrap-expect needs --join with the other servers' URLs"))
 	}
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	if (f.caCert == "") != (f.caKey == "") {
+		errs = append(errs, errors.New("--ca-cert and --ca-key go together"))
 	}
 	if f.id == "" {
 		errs = append(errs, errors.New("--id is required"))
@@ -120,15 +121,15 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 		return usageError(fmt.Errorf("--log-level: %w", err))
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})).With("server", f.id)
-	if f.token == "" {
-		log.Warn("no --token: the cluster API is unauthenticated (acceptable for a local dev cluster only)")
+	joinToken, err := secretFromFileOrEnv(f.tokenFile, "KEELSON_TOKEN")
+	if err != nil {
+		return usageError(err)
 	}
 	cfg := server.Config{
 		ID: f.id, DataDir: f.dataDir, HTTPAddr: f.httpAddr, HTTPAdvertise: f.httpAdvertise,
 		RaftAddr: f.raftAddr, RaftAdvertise: f.raftAdvertise,
 		Bootstrap: f.bootstrap, BootstrapExpect: f.bootstrapExpect, Join: f.join,
-		ClusterToken: f.token, ReadToken: f.readToken,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TLSCAFile: f.tlsCA,
+		JoinToken: joinToken, CACertFile: f.caCert, CAKeyFile: f.caKey, ExtraSANs: f.tlsSANs,
 		ClusterDomain: f.clusterDomain,
 	}
 	rcfg := reconciler.DefaultConfig()
@@ -155,8 +156,12 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 			}
 			return src, nil
 		}
-		if f.webhookSecret != "" {
-			secret := []byte(f.webhookSecret)
+		webhookSecret, err := secretFromFileOrEnv(f.webhookSecretFile, "KEELSON_WEBHOOK_SECRET")
+		if err != nil {
+			return usageError(fmt.Errorf("--webhook-secret-file: %w", err))
+		}
+		if webhookSecret != "" {
+			secret := []byte(webhookSecret)
 			deps.Webhook = func(trigger func()) http.Handler {
 				return gitsource.WebhookHandler(secret, trigger, log.With("component", "webhook"))
 			}
@@ -169,5 +174,8 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 		return err
 	}
 	srv = s
+	if msg := srv.JoinInstructions(); msg != "" {
+		fmt.Fprint(logOut, msg)
+	}
 	return srv.Run(ctx)
 }

@@ -7,8 +7,6 @@ package devcluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -160,10 +158,6 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	token, err := loadToken(filepath.Join(o.Dir, "token"))
-	if err != nil {
-		return err
-	}
 	// The raft address is part of the persisted raft configuration: keep it stable
 	// across runs (the HTTP port + 1).
 	host, raftPort, err := nextPort(o.HTTPAddr)
@@ -174,17 +168,24 @@ func Run(ctx context.Context, o Options) error {
 	srv := &devenv.Proc{Name: "server", Bin: o.Bin, LogPath: filepath.Join(logs, "server.log"), Args: []string{
 		"server", "--id", "dev", "--bootstrap", "--data-dir", filepath.Join(o.Dir, "server"),
 		"--http-addr", o.HTTPAddr, "--raft-addr", net.JoinHostPort(host, raftPort),
-		"--repo", repo, "--token", token,
+		"--repo", repo,
 	}}
-	say("starting the server on http://%s (log: %s)", o.HTTPAddr, rel(srv.LogPath))
+	say("starting the server on https://%s (log: %s)", o.HTTPAddr, rel(srv.LogPath))
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	stack.push("server", func() { srv.Stop(10 * time.Second) })
+	// The first start bootstraps the cluster CA and tokens into the server's data
+	// dir (kept across runs); the agent joins with the node token, you read with the
+	// read token.
+	creds := devenv.Credentials{ServerDataDir: filepath.Join(o.Dir, "server")}
+	if err := creds.Wait(srv, time.Minute); err != nil {
+		return err
+	}
 
 	addr := nodeAddress()
 	agent := &devenv.Proc{Name: "agent", Bin: o.Bin, LogPath: filepath.Join(logs, "agent.log"), Args: []string{
-		"agent", "--name", "dev-node", "--server", "http://" + o.HTTPAddr, "--token", token,
+		"agent", "--name", "dev-node", "--server", "https://" + o.HTTPAddr, "--token-file", creds.NodeTokenFile(),
 		"--address", addr, "--listen", net.JoinHostPort(addr, "7482"),
 		"--data-dir", filepath.Join(o.Dir, "agent"), "--containerd", sock,
 		"--registry-insecure", o.Registry,
@@ -200,11 +201,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 	})
 
-	if err := waitForPods(ctx, o.Out, "http://"+o.HTTPAddr, srv, agent); err != nil {
+	cl, err := creds.Client("https://" + o.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	printUsage(o.Out, o, repo, addr)
-	if err := writeKubeconfig(o.Out, o); err != nil {
+	if err := waitForPods(ctx, o.Out, cl, srv, agent); err != nil {
+		return err
+	}
+	printUsage(o.Out, o, repo, addr, creds)
+	if err := writeKubeconfig(o.Out, o, creds); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -241,19 +246,6 @@ func rel(p string) string {
 		return r
 	}
 	return p
-}
-
-// loadToken reads the cluster token, making one on first use so restarts keep it.
-func loadToken(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	buf := make([]byte, 16)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	t := hex.EncodeToString(buf)
-	return t, os.WriteFile(path, []byte(t+"\n"), 0o600)
 }
 
 // nextPort returns the host of addr and its port + 1.

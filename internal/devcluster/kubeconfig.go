@@ -6,14 +6,20 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/keelson/keelson/internal/devenv"
 	"github.com/keelson/keelson/server/kubeapi"
 )
 
-// writeKubeconfig writes <Dir>/kubeconfig for kubectl and other Kubernetes tools and
-// says how to use it. The dev server's read API is open (no read token), so the file
-// holds no credential: the cluster token stays out of it.
-func writeKubeconfig(out io.Writer, o Options) error {
-	data, err := kubeapi.Kubeconfig(kubeapi.KubeconfigOptions{Name: "keelson-dev", Server: "http://" + o.HTTPAddr})
+// writeKubeconfig writes <Dir>/kubeconfig (mode 0600) for kubectl and other Kubernetes
+// tools and says how to use it: the dev cluster's CA and its read token, never a node
+// or server credential.
+func writeKubeconfig(out io.Writer, o Options, creds devenv.Credentials) error {
+	tok, err := creds.ReadToken()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	data, err := kubeapi.Kubeconfig(kubeapi.KubeconfigOptions{Name: "keelson-dev", Server: "https://" + o.HTTPAddr,
+		Token: tok, CAFile: creds.CAFile()})
 	if err != nil {
 		return err
 	}

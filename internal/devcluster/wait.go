@@ -19,8 +19,7 @@ import (
 
 // waitForPods polls the server until every pod it knows runs and is ready, printing
 // progress when it changes. It fails early when the server or the agent exits.
-func waitForPods(ctx context.Context, out io.Writer, url string, procs ...*devenv.Proc) error {
-	c := client.New([]string{url}, "")
+func waitForPods(ctx context.Context, out io.Writer, c *client.Client, procs ...*devenv.Proc) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	last := ""
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -132,14 +131,15 @@ func removeAll(ctx context.Context, rt node.Runtime) error {
 	return nil
 }
 
-func printUsage(out io.Writer, o Options, repo, nodeAddr string) {
+func printUsage(out io.Writer, o Options, repo, nodeAddr string, creds devenv.Credentials) {
 	fmt.Fprintf(out, `
 Keelson is running: one server, one agent (dev-node at %[3]s), manifests-example deployed.
 
-Look at it (read-only):
-  bin/keelson status --server http://%[1]s
-  bin/keelson get pods -o wide --server http://%[1]s
-  bin/keelson get services --server http://%[1]s
+Look at it (read-only; the API is HTTPS with the cluster's own CA and a read token):
+  export KEELSON_SERVER=https://%[1]s KEELSON_CA_FILE=%[5]s KEELSON_TOKEN_FILE=%[6]s
+  bin/keelson status
+  bin/keelson get pods -o wide
+  bin/keelson get services
   curl http://%[3]s:30080/            # the frontend's NodePort
 
 Deploy by pushing to the cluster's repository:
@@ -148,5 +148,5 @@ Deploy by pushing to the cluster's repository:
   git commit -am "scale frontend" && git push
 
 Logs: %[4]s   Ctrl-C stops everything started here; the repository stays.
-`, o.HTTPAddr, repo, nodeAddr, filepath.Join(o.Dir, "logs"))
+`, o.HTTPAddr, repo, nodeAddr, filepath.Join(o.Dir, "logs"), rel(creds.CAFile()), rel(creds.ReadTokenFile()))
 }

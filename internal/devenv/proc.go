@@ -136,3 +136,31 @@ func (p *Proc) Tail(n int64) string {
 	_, _ = f.ReadAt(buf, off)
 	return string(buf)
 }
+
+// WaitFiles waits until every path exists, failing early when p exits: a child that
+// writes files at startup (a bootstrapping server's CA and tokens) is ready for the
+// processes that read them.
+func WaitFiles(p *Proc, timeout time.Duration, paths ...string) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var missing error
+		for _, path := range paths {
+			if _, err := os.Stat(path); err != nil {
+				missing = err
+				break
+			}
+		}
+		if missing == nil {
+			return nil
+		}
+		if !p.Running() {
+			return fmt.Errorf("%s exited before writing its files: %s", p.Name, p.Tail(4000))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not written within %s: %w", p.Name, timeout, missing)
+		}
+		<-tick.C
+	}
+}

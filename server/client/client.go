@@ -63,8 +63,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 	}
 }
 
-// New returns a client for the given server URLs ("http://127.0.0.1:7480"; a bare
-// host:port gets http://). token is sent as a bearer token when non-empty.
+// New returns a client for the given server URLs ("https://127.0.0.1:7480"; a bare
+// host:port gets https://, the servers' only scheme). token is sent as a bearer token
+// when non-empty (the read token; agents and servers use certificates instead).
 func New(servers []string, token string, opts ...Option) *Client {
 	c := &Client{token: token, http: &http.Client{}}
 	for _, s := range servers {
@@ -73,7 +74,7 @@ func New(servers []string, token string, opts ...Option) *Client {
 			continue
 		}
 		if !strings.Contains(s, "://") {
-			s = "http://" + s
+			s = "https://" + s
 		}
 		c.servers = append(c.servers, s)
 	}

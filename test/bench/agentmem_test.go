@@ -22,7 +22,7 @@ func BenchmarkAgentMemory100Pods(b *testing.B) {
 		repo := rcRepo(b, "mem", agentMemPods)
 		c := startInproc(b, 1, repo.Bare, reconciler.DefaultConfig(), nil)
 		st := c.servers[0].Store()
-		cl := c.client()
+		cl := c.nodeClient(b, "mem-node")
 		ctx := ctxFor(b, time.Minute)
 		res := api.Resources{MilliCPU: 16000, MemoryBytes: 64 << 30}
 		if _, err := cl.Register(ctx, api.NodeRegistration{Name: "mem-node", Address: "192.0.2.1", Capacity: res, Allocatable: res}); err != nil {

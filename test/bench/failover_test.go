@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/server/client"
 	"github.com/keelson/keelson/test/harness"
 )
 
@@ -25,7 +24,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		c, err := harness.StartCluster(harness.ClusterOptions{
-			Bin: bin, Dir: filepath.Join(b.TempDir(), "cluster"), Servers: 3, Token: benchToken,
+			Bin: bin, Dir: filepath.Join(b.TempDir(), "cluster"), Servers: 3,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -39,7 +38,10 @@ func BenchmarkLeaderFailover(b *testing.B) {
 					survivors = append(survivors, u)
 				}
 			}
-			cl := client.New(survivors, benchToken)
+			cl, err := c.NodeClient(fmt.Sprintf("failover-%d", round), nil, survivors...)
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.StartTimer()
 			start := time.Now()
 			c.Servers[leader].Kill()
@@ -74,7 +76,7 @@ func waitThreeServers(b testing.TB, c *harness.Cluster) int {
 		var seen string
 		for _, u := range c.ServerURLs() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			st, err := client.New([]string{u}, benchToken).Status(ctx)
+			st, err := c.MustClient(u).Status(ctx)
 			cancel()
 			if err != nil || st.Leader == "" || len(st.Servers) != 3 || (seen != "" && st.Leader != seen) {
 				return false
@@ -83,7 +85,7 @@ func waitThreeServers(b testing.TB, c *harness.Cluster) int {
 			for _, s := range st.Servers {
 				if s.Leader {
 					for i, a := range c.HTTPAddrs {
-						if s.HTTPAddr == a || s.HTTPAddr == "http://"+a {
+						if s.HTTPAddr == a || s.HTTPAddr == "https://"+a {
 							leader = i
 						}
 					}

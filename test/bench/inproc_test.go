@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/gitsource"
+	"github.com/keelson/keelson/internal/devenv"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/reconciler"
 	"github.com/keelson/keelson/server"
 	"github.com/keelson/keelson/server/client"
@@ -26,6 +28,7 @@ type inprocCluster struct {
 	servers []*server.Server
 	urls    []string
 	stop    func()
+	creds   devenv.Credentials // the bootstrap server's (s1)
 }
 
 // startInproc starts n servers watching repo (a local bare repository, "" for none)
@@ -37,7 +40,7 @@ func startInproc(b testing.TB, n int, repo string, rcfg reconciler.Config, logge
 	}
 	dir := b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &inprocCluster{}
+	c := &inprocCluster{creds: devenv.Credentials{ServerDataDir: filepath.Join(dir, "s1")}}
 	var dones []chan error
 	for i := range n {
 		hp, err := harness.FreePort()
@@ -52,10 +55,15 @@ func startInproc(b testing.TB, n int, repo string, rcfg reconciler.Config, logge
 		cfg := server.Config{
 			ID: id, DataDir: filepath.Join(dir, id),
 			HTTPAddr: "127.0.0.1:" + strconv.Itoa(hp), RaftAddr: "127.0.0.1:" + strconv.Itoa(rp),
-			ClusterToken: benchToken, Bootstrap: i == 0,
+			Bootstrap: i == 0,
 		}
 		if i > 0 {
-			cfg.Join = []string{c.urls[0]}
+			// Joiners present the server token the bootstrap server made.
+			tok, err := pki.ReadTokenFile(c.creds.ServerTokenFile())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Join, cfg.JoinToken = []string{c.urls[0]}, tok.String()
 		}
 		log := logger.With("server", id)
 		deps := server.Deps{
@@ -73,7 +81,7 @@ func startInproc(b testing.TB, n int, repo string, rcfg reconciler.Config, logge
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
 		c.servers = append(c.servers, s)
-		c.urls = append(c.urls, "http://"+cfg.HTTPAddr)
+		c.urls = append(c.urls, "https://"+cfg.HTTPAddr)
 		dones = append(dones, done)
 	}
 	var once sync.Once
@@ -113,13 +121,23 @@ func (c *inprocCluster) follower() int {
 	return (l + 1) % len(c.servers)
 }
 
-// client returns an API client that tries the leader first (writes then need no
-// forwarding hop), then the others.
-func (c *inprocCluster) client() *client.Client {
+// leaderFirst lists the URLs with the leader first (writes then need no forwarding
+// hop), then the others.
+func (c *inprocCluster) leaderFirst() []string {
 	l := max(c.leader(), 0)
 	urls := append([]string{c.urls[l]}, c.urls[:l]...)
-	urls = append(urls, c.urls[l+1:]...)
-	return client.New(urls, benchToken, client.WithHTTPClient(pooledHTTP()))
+	return append(urls, c.urls[l+1:]...)
+}
+
+// nodeClient is the API client of one simulated node: its own node certificate, as
+// NodeRestriction demands (one identity per node), over a pooled transport.
+func (c *inprocCluster) nodeClient(b testing.TB, name string) *client.Client {
+	b.Helper()
+	cl, err := c.creds.NodeClient(name, pooledHTTP(), c.leaderFirst()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cl
 }
 
 // pooledHTTP keeps enough idle connections for many concurrent simulated nodes; the

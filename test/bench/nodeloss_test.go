@@ -24,8 +24,8 @@ func BenchmarkNodeLoss(b *testing.B) {
 		c := startInproc(b, 1, repo.Bare, reconciler.DefaultConfig(), nil)
 		st := c.servers[0].Store()
 		agents := map[string]*fakeAgent{
-			"node-a": startFakeAgent(b, "node-a", c.client()),
-			"node-b": startFakeAgent(b, "node-b", c.client()),
+			"node-a": startFakeAgent(b, "node-a", c.nodeClient(b, "node-a")),
+			"node-b": startFakeAgent(b, "node-b", c.nodeClient(b, "node-b")),
 		}
 		pollUntil(b, time.Minute, 50*time.Millisecond, "all pods running, both nodes Ready", func() bool {
 			snap := st.Snapshot()

@@ -98,7 +98,7 @@ func pushRounds(b *testing.B, env *harness.Env, addr string, pushes int) (lat []
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := harness.ClusterOptions{Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, Token: benchToken, RepoURL: repo.Bare}
+	opts := harness.ClusterOptions{Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, RepoURL: repo.Bare}
 	specs := map[string]harness.RuntimeSpec{}
 	for _, name := range []string{"bench-a", "bench-b"} {
 		s := harness.RuntimeSpec{Containerd: env.Containerd, Namespace: "bench-" + name,
@@ -130,7 +130,7 @@ func pushRounds(b *testing.B, env *harness.Env, addr string, pushes int) (lat []
 		}
 		c.Stop()
 	}()
-	cl := client.New(c.ServerURLs(), benchToken)
+	cl := c.MustClient()
 	head, err := devenv.Git(repo.Work, "rev-parse", "HEAD")
 	if err != nil {
 		b.Fatal(err)

@@ -88,8 +88,7 @@ func scaleOnce(b *testing.B, nodes, rcs int) scaleResult {
 	rcfg := reconciler.DefaultConfig()
 	rcfg.ClusterCIDR, rcfg.NodeCIDRMaskSize = "10.0.0.0/8", 24 // 65,536 node subnets
 	c := startInproc(b, 3, repo.Bare, rcfg, nil)
-	cl := c.client()
-	sim := registerNodes(b, cl, nodes, 64)
+	sim := registerNodes(b, c.nodeClient, nodes, 64)
 	sim.heartbeat(4*time.Second, 16)
 	defer sim.stopHeartbeats()
 
@@ -179,7 +178,7 @@ func scaleOnce(b *testing.B, nodes, rcs int) scaleResult {
 	// One agent's view at this scale: what every node would fetch on each change.
 	vctx, vcancel := context.WithTimeout(context.Background(), time.Minute)
 	start := time.Now()
-	v, err := cl.WatchNode(vctx, sim.names[0], 0, 0)
+	v, err := sim.cl[sim.names[0]].WatchNode(vctx, sim.names[0], 0, 0)
 	res.viewTime = time.Since(start)
 	vcancel()
 	if err != nil {

@@ -24,20 +24,24 @@ import (
 // node its newly assigned pods. The agent's own latency is measured separately
 // (node BenchmarkAssignToRunning).
 type simNodes struct {
-	names  []string
-	cl     *client.Client
+	names []string
+	// cl is each node's client: its own node certificate (NodeRestriction).
+	cl     map[string]*client.Client
 	hbStop context.CancelFunc
 	hbDone sync.WaitGroup
 	// reportErrs counts failed status batches (retried on the next scan).
 	reportErrs atomic.Int64
 }
 
-// registerNodes registers n nodes named sim-00000.. with workers concurrent calls.
-func registerNodes(b testing.TB, cl *client.Client, n, workers int) *simNodes {
+// registerNodes registers n nodes named sim-00000.. with workers concurrent calls,
+// each node with the client clientFor gives it.
+func registerNodes(b testing.TB, clientFor func(testing.TB, string) *client.Client, n, workers int) *simNodes {
 	b.Helper()
-	s := &simNodes{cl: cl}
+	s := &simNodes{cl: map[string]*client.Client{}}
 	for i := range n {
-		s.names = append(s.names, fmt.Sprintf("sim-%05d", i))
+		name := fmt.Sprintf("sim-%05d", i)
+		s.names = append(s.names, name)
+		s.cl[name] = clientFor(b, name)
 	}
 	ctx := ctxFor(b, 5*time.Minute)
 	jobs := make(chan string)
@@ -51,7 +55,7 @@ func registerNodes(b testing.TB, cl *client.Client, n, workers int) *simNodes {
 				reg := api.NodeRegistration{Name: name, Address: "192.0.2.1",
 					Capacity:    api.Resources{MilliCPU: 64000, MemoryBytes: 256 << 30},
 					Allocatable: api.Resources{MilliCPU: 64000, MemoryBytes: 256 << 30}}
-				if _, err := cl.Register(ctx, reg); err != nil {
+				if _, err := s.cl[name].Register(ctx, reg); err != nil {
 					select {
 					case errc <- fmt.Errorf("register %s: %w", name, err):
 					default:
@@ -95,7 +99,7 @@ func (s *simNodes) heartbeat(interval time.Duration, workers int) {
 					return
 				case <-t.C:
 				}
-				_ = s.cl.Heartbeat(ctx, names[i]) // a missed beat is what grace periods are for
+				_ = s.cl[names[i]].Heartbeat(ctx, names[i]) // a missed beat is what grace periods are for
 			}
 		}(s.names[lo:hi])
 	}
@@ -128,7 +132,7 @@ func (s *simNodes) runPods(ctx context.Context, st *raftstore.Store, workers int
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := s.cl.ReportStatus(ctx, j); err != nil {
+				if err := s.cl[j[0].Node].ReportStatus(ctx, j); err != nil {
 					s.reportErrs.Add(1)
 					mu.Lock()
 					for _, r := range j {

@@ -15,9 +15,6 @@ import (
 	"github.com/keelson/keelson/internal/testenv"
 )
 
-// benchToken authenticates the simulated nodes, as a real cluster would.
-const benchToken = "bench-token"
-
 // pollUntil calls cond every interval until it returns true, failing the benchmark
 // after timeout. Benchmarks wait on state by polling with a deadline, never sleeping.
 func pollUntil(b testing.TB, timeout, interval time.Duration, what string, cond func() bool) {

@@ -18,6 +18,7 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/devenv"
 	"github.com/keelson/keelson/internal/testenv"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/server/client"
 	"github.com/keelson/keelson/test/harness"
 	corev1 "k8s.io/api/core/v1"
@@ -78,8 +79,26 @@ func TestDevClusterServesPushes(t *testing.T) {
 		return strings.Contains(out, "Keelson is running")
 	})
 
-	url := "http://" + httpAddr
-	cli := client.New([]string{url}, "")
+	// The user exports what dev printed: the server URL, the cluster CA, the read token.
+	exports := regexp.MustCompile(`export (KEELSON_SERVER=\S+) (KEELSON_CA_FILE=\S+) (KEELSON_TOKEN_FILE=\S+)`).FindStringSubmatch(dev.Tail(1 << 20))
+	if exports == nil {
+		t.Fatalf("keelson dev printed no export line for the read credential:\n%s", dev.Tail(8000))
+	}
+	cliEnv := append(os.Environ(), exports[1:]...)
+	url := strings.TrimPrefix(exports[1], "KEELSON_SERVER=")
+	if url != "https://"+httpAddr {
+		t.Fatalf("dev printed KEELSON_SERVER=%s, want https://%s", url, httpAddr)
+	}
+	caFile, tokenFile := strings.TrimPrefix(exports[2], "KEELSON_CA_FILE="), strings.TrimPrefix(exports[3], "KEELSON_TOKEN_FILE=")
+	tok, err := pki.ReadTokenFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := client.TLSFiles{CAFile: caFile}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := client.New([]string{url}, tok.Secret, client.WithTLSConfig(tc))
 	ctx := context.Background()
 	frontendsReady := func(want int) func() bool {
 		return func() bool {
@@ -131,14 +150,18 @@ func TestDevClusterServesPushes(t *testing.T) {
 	testenv.Eventually(t, time.Minute, "4 ready frontend pods after the push", frontendsReady(4))
 
 	// The read-only CLI shows it.
-	out, err := exec.Command(bin, "get", "pods", "-l", "tier=frontend", "--server", url).CombinedOutput()
+	get := exec.Command(bin, "get", "pods", "-l", "tier=frontend")
+	get.Env = cliEnv
+	out, err := get.CombinedOutput()
 	if err != nil {
 		t.Fatalf("keelson get pods: %v: %s", err, out)
 	}
 	if n := strings.Count(string(out), "frontend-"); n != 4 {
 		t.Errorf("keelson get pods lists %d frontend pods, want 4:\n%s", n, out)
 	}
-	out, err = exec.Command(bin, "status", "--server", url).CombinedOutput()
+	status := exec.Command(bin, "status")
+	status.Env = cliEnv
+	out, err = status.CombinedOutput()
 	if err != nil {
 		t.Fatalf("keelson status: %v: %s", err, out)
 	}

@@ -89,7 +89,7 @@ func newCluster(t *testing.T) *kcluster {
 	k := &kcluster{t: t, root: t, env: env, dir: dir, repo: repo, addr: addr,
 		specs: agentSpecs(fmt.Sprintf("e2e%d", clusterSeq.Add(1)))}
 	opts := harness.ClusterOptions{
-		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, Token: "e2e-token", RepoURL: repo.Bare,
+		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, RepoURL: repo.Bare,
 		ServerArgs: []string{
 			"--poll-interval", "500ms",
 			"--node-grace-period", nodeGrace.String(), "--eviction-timeout", evictionTimeout.String(),
@@ -112,7 +112,7 @@ func newCluster(t *testing.T) *kcluster {
 		t.Fatal(err)
 	}
 	k.procs = procs
-	k.c = client.New(procs.ServerURLs(), "")
+	k.c = procs.MustClient()
 	unregister := shared.OnInterrupt(k.teardown)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -180,6 +180,7 @@ func (k *kcluster) teardown() {
 // statusText is `keelson status` against the cluster, for failure reports.
 func (k *kcluster) statusText() string {
 	cmd := exec.Command(k.env.Bin, "status", "--server", strings.Join(k.procs.ServerURLs(), ","))
+	cmd.Env = append(os.Environ(), k.procs.CLIEnv()...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("%s(%v)", out, err)

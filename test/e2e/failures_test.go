@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
-	"github.com/keelson/keelson/server/client"
 )
 
 // TestFailures kills parts of a running cluster for real: the raft leader during a
@@ -102,7 +101,7 @@ func (k *kcluster) checkLeaderKill(t *testing.T, before state, want map[string]i
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	alone := client.New([]string{"http://" + k.procs.HTTPAddrs[slices.Index(k.procs.Servers, proc)]}, "")
+	alone := k.procs.MustClient("https://" + k.procs.HTTPAddrs[slices.Index(k.procs.Servers, proc)])
 	k.eventually(time.Minute, "restarted server caught up", func(ctx context.Context) error {
 		st, err := alone.Status(ctx)
 		if err != nil {

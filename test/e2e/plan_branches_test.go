@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -174,8 +175,10 @@ func (k *kcluster) reviewAndMerge(t *testing.T, branch string, change func(), wa
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(k.env.Bin, "plan", "--repo", k.repo.Work, "--base", "main", "--head", branch,
-		"--server", strings.Join(k.procs.ServerURLs(), ","), "-o", "json").Output()
+	cmd := exec.Command(k.env.Bin, "plan", "--repo", k.repo.Work, "--base", "main", "--head", branch,
+		"--server", strings.Join(k.procs.ServerURLs(), ","), "-o", "json")
+	cmd.Env = append(os.Environ(), k.procs.CLIEnv()...)
+	out, err := cmd.Output()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Fatalf("%s: keelson plan: want exit status 2 (changes), got %v: %s", branch, err, out)

@@ -16,7 +16,6 @@ type ClusterOptions struct {
 	Bin     string // path to the keelson binary
 	Dir     string // data, logs
 	Servers int    // 1, 3 or 5
-	Token   string
 	// RepoURL is the Git repository the servers watch (a local bare repo path).
 	RepoURL string
 	// ServerArgs are extra flags for every server.
@@ -41,6 +40,8 @@ type Cluster struct {
 	Servers   []*devenv.Proc
 	HTTPAddrs []string // server i listens on HTTPAddrs[i]
 	Agents    []*devenv.Proc
+	// Credentials are the bootstrap server's (s1): CA, tokens, read client.
+	Credentials
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -53,10 +54,12 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// StartCluster starts the servers (the first bootstraps, the others join it) and then
-// the agents. It does not wait for convergence; callers poll with a client.
+// StartCluster starts the servers (the first bootstraps, making the CA and tokens in
+// its data dir; the others join it with its server token) and then the agents (with
+// its node token). It waits only for the bootstrap server's credentials, not for
+// convergence; callers poll with Client().
 func StartCluster(o ClusterOptions) (*Cluster, error) {
-	c := &Cluster{Opts: o}
+	c := &Cluster{Opts: o, Credentials: Credentials{ServerDataDir: filepath.Join(o.Dir, "s1")}}
 	for i := 0; i < o.Servers; i++ {
 		hp, err := FreePort()
 		if err != nil {
@@ -73,7 +76,6 @@ func StartCluster(o ClusterOptions) (*Cluster, error) {
 			"--data-dir", filepath.Join(o.Dir, id),
 			"--http-addr", httpAddr,
 			"--raft-addr", "127.0.0.1:" + strconv.Itoa(rp),
-			"--token", o.Token,
 		}
 		if o.RepoURL != "" {
 			args = append(args, "--repo", o.RepoURL)
@@ -81,7 +83,7 @@ func StartCluster(o ClusterOptions) (*Cluster, error) {
 		if i == 0 {
 			args = append(args, "--bootstrap")
 		} else {
-			args = append(args, "--join", "http://"+c.HTTPAddrs[0])
+			args = append(args, "--join", "https://"+c.HTTPAddrs[0], "--token-file", c.ServerTokenFile())
 		}
 		args = append(args, o.ServerArgs...)
 		p := &devenv.Proc{Name: id, Bin: o.Bin, Args: args, LogPath: filepath.Join(o.Dir, "logs", id+".log")}
@@ -91,6 +93,12 @@ func StartCluster(o ClusterOptions) (*Cluster, error) {
 		}
 		c.Servers = append(c.Servers, p)
 		c.HTTPAddrs = append(c.HTTPAddrs, httpAddr)
+		if i == 0 {
+			if err := c.Credentials.Wait(p, time.Minute); err != nil {
+				c.Stop()
+				return nil, err
+			}
+		}
 	}
 	for _, a := range o.Agents {
 		if err := c.StartAgent(a); err != nil {
@@ -105,7 +113,7 @@ func StartCluster(o ClusterOptions) (*Cluster, error) {
 func (c *Cluster) ServerURLs() []string {
 	urls := make([]string, len(c.HTTPAddrs))
 	for i, a := range c.HTTPAddrs {
-		urls[i] = "http://" + a
+		urls[i] = "https://" + a
 	}
 	return urls
 }
@@ -123,7 +131,7 @@ func (c *Cluster) StartAgent(a AgentOptions) error {
 	args := []string{"agent",
 		"--name", a.Name,
 		"--server", strings.Join(c.ServerURLs(), ","),
-		"--token", c.Opts.Token,
+		"--token-file", c.NodeTokenFile(),
 		"--data-dir", filepath.Join(c.Opts.Dir, a.Name),
 		"--listen", net.JoinHostPort(host, strconv.Itoa(lp)),
 	}

@@ -25,7 +25,7 @@ import (
 )
 
 // serverURL is the API address of the server, inside n1.
-const serverURL = "http://" + addrN1 + ":7480"
+const serverURL = "https://" + addrN1 + ":7480"
 
 // node is one node host: its namespace, address and agent.
 type node struct {
@@ -45,6 +45,7 @@ type cluster struct {
 	topo   *topology
 	repo   *devenv.Repo
 	server *devenv.Proc
+	creds  harness.Credentials // the bootstrap server's CA and tokens
 	nodes  []*node
 
 	teardownOnce sync.Once
@@ -87,7 +88,6 @@ func startCluster(t *testing.T, env *harness.Env) *cluster {
 		t.Fatal(err)
 	}
 	id := hex.EncodeToString(suffix)
-	token := "mn-token-" + id
 	for i, ns := range []string{c.topo.N1, c.topo.N2} {
 		name := fmt.Sprintf("n%d", i+1)
 		c.nodes = append(c.nodes, &node{
@@ -123,15 +123,20 @@ func startCluster(t *testing.T, env *harness.Env) *cluster {
 		"--net=" + netnsPath(c.topo.N1), env.Bin, "server", "--id", "s1", "--bootstrap",
 		"--data-dir", filepath.Join(dir, "server"),
 		"--http-addr", addrN1 + ":7480", "--raft-addr", addrN1 + ":7481",
-		"--repo", c.repo.Bare, "--token", token,
+		"--repo", c.repo.Bare,
 	}}
 	if err := c.server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The agents join with the node token the bootstrap made.
+	c.creds = harness.Credentials{ServerDataDir: filepath.Join(dir, "server")}
+	if err := c.creds.Wait(c.server, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range c.nodes {
 		n.Agent = &devenv.Proc{Name: "agent " + n.Name, Bin: "nsenter", LogPath: filepath.Join(dir, "logs", n.Name+".log"), Args: []string{
 			"--net=" + netnsPath(n.NetNS), env.Bin, "agent", "--name", n.Name,
-			"--server", serverURL, "--token", token,
+			"--server", serverURL, "--token-file", c.creds.NodeTokenFile(),
 			"--address", n.Address, "--listen", net.JoinHostPort(n.Address, "7482"),
 			"--data-dir", filepath.Join(dir, n.Name),
 			"--containerd", env.Containerd, "--containerd-namespace", n.Spec.Namespace,
@@ -192,6 +197,7 @@ func (c *cluster) cli(ctx context.Context, args ...string) ([]byte, error) {
 	full := append([]string{"--net=" + netnsPath(c.topo.N1), c.env.Bin}, args...)
 	full = append(full, "--server", serverURL, "--no-color")
 	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	cmd.Env = append(os.Environ(), c.creds.CLIEnv()...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
