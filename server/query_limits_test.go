@@ -19,16 +19,19 @@ import (
 func TestBlockingQueriesPerClientCap(t *testing.T) {
 	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
-	first := do(t, "GET", l.url+api.PathNodes, "", "")
+	first := do(t, "GET", l.url+api.PathNodes, testReadToken, "")
 	url := l.url + api.PathNodes + "?index=" + first.index + "&wait=30s"
 
+	hc := httpClientAs(t, testReadToken)
 	var wg sync.WaitGroup
 	codes := make(chan int, maxBlockingPerClient)
 	for range maxBlockingPerClient {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Get(url)
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer "+testReadToken)
+			resp, err := hc.Do(req)
 			if err != nil {
 				codes <- 0
 				return
@@ -42,16 +45,16 @@ func TestBlockingQueriesPerClientCap(t *testing.T) {
 		defer l.blocking.mu.Unlock()
 		return l.blocking.client["127.0.0.1"] == maxBlockingPerClient
 	})
-	r := do(t, "GET", url, "", "")
+	r := do(t, "GET", url, testReadToken, "")
 	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "too many blocking queries from 127.0.0.1: at most 100 at once") {
 		t.Fatalf("query over the cap: %d %s, want 429 naming the client and the cap", r.code, r.body)
 	}
 	// A non-blocking read is never refused.
-	if r := do(t, "GET", l.url+api.PathNodes, "", ""); r.code != http.StatusOK {
+	if r := do(t, "GET", l.url+api.PathNodes, testReadToken, ""); r.code != http.StatusOK {
 		t.Fatalf("plain read at the cap: %d %s", r.code, r.body)
 	}
 	// A change releases them all.
-	if r := do(t, "POST", l.url+api.PathNodeRegister, "", regBody); r.code != 200 {
+	if r := do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody); r.code != 200 {
 		t.Fatalf("register: %d %s", r.code, r.body)
 	}
 	wg.Wait()
@@ -61,7 +64,7 @@ func TestBlockingQueriesPerClientCap(t *testing.T) {
 			t.Fatalf("a held blocking query answered %d", c)
 		}
 	}
-	if r := do(t, "GET", l.url+api.PathNodes+"?index="+r.index+"&wait=10ms", "", ""); r.code != http.StatusOK {
+	if r := do(t, "GET", l.url+api.PathNodes+"?index="+r.index+"&wait=10ms", testReadToken, ""); r.code != http.StatusOK {
 		t.Fatalf("blocking query after release: %d %s", r.code, r.body)
 	}
 }
@@ -109,7 +112,7 @@ func TestBlockingLimiterTotal(t *testing.T) {
 func TestConsistentReadWritesNoLogEntry(t *testing.T) {
 	s := newTestCluster(t, clusterOpts{n: 3})
 	l := leaderOf(t, s)
-	if r := do(t, "GET", l.url+api.PathNodes+"?consistent", "", ""); r.code != 200 {
+	if r := do(t, "GET", l.url+api.PathNodes+"?consistent", testReadToken, ""); r.code != 200 {
 		t.Fatalf("consistent read: %d %s", r.code, r.body)
 	}
 	// The reconcile loop may still be writing; wait for a quiet log first.
@@ -121,7 +124,7 @@ func TestConsistentReadWritesNoLogEntry(t *testing.T) {
 		return quiet
 	})
 	for range 20 {
-		if r := do(t, "GET", l.url+api.PathNodes+"?consistent", "", ""); r.code != 200 {
+		if r := do(t, "GET", l.url+api.PathNodes+"?consistent", testReadToken, ""); r.code != 200 {
 			t.Fatalf("consistent read: %d %s", r.code, r.body)
 		}
 	}
@@ -129,11 +132,11 @@ func TestConsistentReadWritesNoLogEntry(t *testing.T) {
 		t.Fatalf("20 consistent reads moved the raft log from %s to %s", before, after)
 	}
 	// And a write is seen by the next consistent read through a follower.
-	if r := do(t, "POST", l.url+api.PathNodeRegister, "", regBody); r.code != 200 {
+	if r := do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody); r.code != 200 {
 		t.Fatalf("register: %d %s", r.code, r.body)
 	}
 	f := follower(s, l)
-	if nodes := decodeAs[[]api.Node](t, do(t, "GET", f.url+api.PathNodes+"?consistent", "", "")); len(nodes) != 1 {
+	if nodes := decodeAs[[]api.Node](t, do(t, "GET", f.url+api.PathNodes+"?consistent", testReadToken, "")); len(nodes) != 1 {
 		t.Fatalf("consistent read via follower after a write: %d nodes", len(nodes))
 	}
 }

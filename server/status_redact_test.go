@@ -24,7 +24,7 @@ func TestStatusRedactsRepositoryCredentials(t *testing.T) {
 	if _, err := l.store.Apply(context.Background(), raftstore.SetSourceStatusCmd(st)); err != nil {
 		t.Fatal(err)
 	}
-	r := do(t, "GET", l.url+api.PathStatus, "", "")
+	r := do(t, "GET", l.url+api.PathStatus, testReadToken, "")
 	if r.code != 200 || strings.Contains(r.body, "0secret") {
 		t.Fatalf("status: %d %s", r.code, r.body)
 	}

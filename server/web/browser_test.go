@@ -14,9 +14,9 @@ import (
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/testenv"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/server"
-	"github.com/keelson/keelson/server/client"
 	"github.com/keelson/keelson/server/web"
 	webtest "github.com/keelson/keelson/test/web"
 )
@@ -35,7 +35,8 @@ func TestPageInProcessServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := server.New(server.Config{ID: "s1", ClusterToken: "cluster", ReadToken: "reader"}, server.Deps{
+	dir := t.TempDir() // bootstrap makes the cluster CA and the tokens here
+	srv, err := server.New(server.Config{ID: "s1", DataDir: dir, Bootstrap: true}, server.Deps{
 		Store: st,
 		Web: func(h http.Handler, st *raftstore.Store) http.Handler {
 			w, err := web.New(web.Config{API: h, Index: st})
@@ -48,14 +49,21 @@ func TestPageInProcessServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.TLS = srv.TLSConfig()
+	ts.StartTLS()
 	t.Cleanup(ts.Close)
+	files := pki.ServerFiles{DataDir: dir}
+	readToken, err := pki.ReadTokenFile(files.ReadTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-done })
 	testenv.Eventually(t, 10*time.Second, "the server leads", st.IsLeader)
-	ctx := webtest.Browser(t) // after the server: its cleanup (closing the stream) runs first
+	ctx := webtest.Browser(t, ts.URL, files.CACert()) // after the server: its cleanup (closing the stream) runs first
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -65,14 +73,13 @@ func TestPageInProcessServer(t *testing.T) {
 			t.Fatalf("%s: %v\npage text:\n%s", what, err, webtest.PageText(ctx))
 		}
 	}
-	do("sign in", webtest.Login(ts.URL, "reader"),
+	do("sign in", webtest.Login(ts.URL, readToken.Secret),
 		webtest.Until(`window.keelson && window.keelson.updates > 0`, 20*time.Second))
 	pageID, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("window.keelson.pageId"))
 
 	// A change in the store reaches the open page through the stream.
-	c := client.New([]string{ts.URL}, "cluster")
-	if _, err := c.Register(context.Background(), api.NodeRegistration{Name: "n-browser", Address: "192.0.2.7",
-		Allocatable: api.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}}); err != nil {
+	if _, err := st.Apply(context.Background(), raftstore.RegisterNodeCmd(api.NodeRegistration{Name: "n-browser", Address: "192.0.2.7",
+		Allocatable: api.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30}}, time.Now().UTC())); err != nil {
 		t.Fatal(err)
 	}
 	do("node appears", webtest.Until(`!!document.querySelector('[data-node="n-browser"]')`, 20*time.Second))

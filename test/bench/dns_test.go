@@ -94,8 +94,13 @@ func BenchmarkClusterDNS(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := startInproc(b, 1, repo.Bare, reconciler.DefaultConfig(), nil)
-	cli := c.client()
-	startDNSAgent(b, cli, srv)
+	// The agent presents its own node certificate (NodeRestriction); the benchmark
+	// watches endpoints with the read credential, as a user would.
+	startDNSAgent(b, c.nodeClient(b, "dns-node"), srv)
+	cli, err := c.creds.Client(c.urls...)
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	name := "dnsweb.default.svc.cluster.local."
 	conns := podDNSConns(b, sb.NetNSPath, 4)

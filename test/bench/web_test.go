@@ -48,27 +48,35 @@ func BenchmarkWebPage(b *testing.B) {
 	c.WaitPods(b, 3*time.Minute, "3 pods Ready", func(_ []api.Node, pods []api.PodRecord) bool { return webtest.ReadyPods(pods) == 3 })
 
 	for range b.N {
-		page, data := webWeight(b, c.URL)
+		page, data := webWeight(b, c)
 		b.ReportMetric(float64(page)/1024, "KB-page")
 		b.ReportMetric(float64(data)/1024, "KB-first-data")
-		fcp, filled := webRender(b, c.URL)
+		fcp, filled := webRender(b, c)
 		b.ReportMetric(percentile(fcp, 0.5), "ms-fcp-p50")
 		b.ReportMetric(percentile(filled, 0.5), "ms-pods-filled-p50")
 		b.ReportMetric(percentile(filled, 0.9), "ms-pods-filled-p90")
 	}
 }
 
-// webWeight signs in with a plain HTTP client and counts the bytes of the page's
-// files and of its first data.
-func webWeight(b *testing.B, base string) (page, data int) {
+// webWeight signs in with a plain HTTP client (over https, trusting the cluster CA)
+// and counts the bytes of the page's files and of its first data.
+func webWeight(b *testing.B, c *webtest.Cluster) (page, data int) {
 	b.Helper()
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	res, err := hc.PostForm(base+"/ui/login", url.Values{"token": {webtest.ReadToken}})
+	base := c.URL
+	hc, err := c.Procs.HTTPClient()
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc.Jar, _ = cookiejar.New(nil)
+	hc.Timeout = 30 * time.Second
+	res, err := hc.PostForm(base+"/ui/login", url.Values{"token": {c.ReadToken}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(hc.Jar.Cookies(res.Request.URL)) == 0 {
+		b.Fatalf("login: %s, no session cookie", res.Status)
+	}
 	get := func(p string) int {
 		res, err := hc.Get(base + p)
 		if err != nil {
@@ -90,11 +98,12 @@ func webWeight(b *testing.B, base string) (page, data int) {
 // webRender loads the page webLoads times in a fresh tab each and reads the
 // Performance API: first contentful paint, and the mark the page sets when the pod
 // table is first filled (both relative to navigation start).
-func webRender(b *testing.B, base string) (fcp, filled []time.Duration) {
+func webRender(b *testing.B, c *webtest.Cluster) (fcp, filled []time.Duration) {
 	b.Helper()
-	bctx := webtest.Browser(b)
+	base := c.URL
+	bctx := c.Browser(b) // accepts the cluster server's verified key only (see webtest.Cluster.Browser)
 	login, cancel := context.WithTimeout(bctx, time.Minute)
-	err := chromedp.Do(login, webtest.Login(base, webtest.ReadToken))
+	err := chromedp.Do(login, webtest.Login(base, c.ReadToken))
 	cancel()
 	if err != nil {
 		b.Fatalf("login: %v", err)

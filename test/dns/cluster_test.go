@@ -120,7 +120,7 @@ func newCluster(t *testing.T) *kcluster {
 	k := &kcluster{t: t, env: env, repo: repo, dir: filepath.Join(dir, "cluster")}
 	seq := fmt.Sprint(clusterSeq.Add(1))
 	opts := harness.ClusterOptions{
-		Bin: env.Bin, Dir: k.dir, Servers: 1, Token: "dns-token", RepoURL: repo.Bare,
+		Bin: env.Bin, Dir: k.dir, Servers: 1, RepoURL: repo.Bare,
 		ServerArgs: []string{"--poll-interval", "500ms", "--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR,
 			"--cluster-domain", clusterDomain},
 	}
@@ -141,7 +141,7 @@ func newCluster(t *testing.T) *kcluster {
 		t.Fatal(err)
 	}
 	k.procs = procs
-	k.c = client.New(procs.ServerURLs(), "")
+	k.c = procs.MustClient()
 	unregister := shared.OnInterrupt(k.teardown)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/testenv"
-	"github.com/keelson/keelson/server/client"
 	"github.com/keelson/keelson/test/harness"
 )
 
@@ -45,14 +44,18 @@ func TestServerWithCredentialFileAndSignedCommits(t *testing.T) {
 	v1 := g.signedCommit(key, "v1", "pod.yaml", pod("web", "v1"))
 	g.push("main")
 	c, err := harness.StartCluster(harness.ClusterOptions{
-		Bin: bin, Dir: filepath.Join(dir, "cluster"), Servers: 1, Token: "cluster-token", RepoURL: url,
+		Bin: bin, Dir: filepath.Join(dir, "cluster"), Servers: 1, RepoURL: url,
 		ServerArgs: []string{"--git-credentials-file", creds, "--git-ca-file", ca, "--allowed-signers", signers, "--poll-interval", "100ms"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
-	cl := client.New(c.ServerURLs(), "cluster-token")
+	// The read API over HTTPS: the cluster CA and the read token the bootstrap made.
+	cl, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
 	status := func() api.StatusResponse {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

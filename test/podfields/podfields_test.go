@@ -31,6 +31,7 @@ import (
 	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/node"
 	"github.com/keelson/keelson/node/containerd"
+	"github.com/keelson/keelson/pki"
 	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/reconciler"
 	"github.com/keelson/keelson/server"
@@ -103,7 +104,9 @@ func start(t *testing.T) *cluster {
 	git := &gitStub{revs: make(chan api.Revision, 4)}
 	rcfg := reconciler.DefaultConfig()
 	rcfg.ClusterCIDR = clusterCIDR
-	srv, err := server.New(server.Config{ID: "s1", ClusterToken: "t", ReconcileInterval: 100 * time.Millisecond}, server.Deps{
+	serverDir := t.TempDir()
+	// Bootstrap makes the CA and tokens in the data dir, as for a real first server.
+	srv, err := server.New(server.Config{ID: "s1", DataDir: serverDir, Bootstrap: true, ReconcileInterval: 100 * time.Millisecond}, server.Deps{
 		Logger: log, Store: st,
 		NewSource: func() (server.Source, error) { return git, nil },
 		Planner:   func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
@@ -111,7 +114,9 @@ func start(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.TLS = srv.TLSConfig()
+	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	go func() { _ = srv.Run(ctx) }()
 
@@ -127,9 +132,22 @@ func start(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := client.New([]string{hs.URL}, "t")
+	// The agent exchanges the node-join token for its certificate, as `keelson agent` does.
+	nodeToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.NodeTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := client.NodeCredentials(ctx, []string{hs.URL}, nodeToken.String(), "", "n1", []string{"127.0.0.1"}, filepath.Join(dataDir, "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial, _, err := files.NodeTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := client.New([]string{hs.URL}, "", client.WithTLSConfig(dial))
 	a, err := node.NewAgent(node.Config{
-		Name: "n1", Address: "127.0.0.1", DataDir: dataDir, Token: "t",
+		Name: "n1", Address: "127.0.0.1", DataDir: dataDir,
 		Capacity: api.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30},
 		Runtime:  rt, ControlPlane: cli, Logger: log, AllowedHostPaths: []string{hostPath},
 		BackoffInitial: 500 * time.Millisecond, BackoffMax: 2 * time.Second,
@@ -153,7 +171,16 @@ func start(t *testing.T) *cluster {
 		<-agentDone
 		removeAll(t, rt)
 	})
-	return &cluster{cli: cli, git: git, img: img, dataDir: dataDir, hostPath: hostPath}
+	// The test reads pods as a reader does: the read token over the cluster CA.
+	readToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.ReadTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := client.TLSFiles{CAFile: pki.ServerFiles{DataDir: serverDir}.CACert()}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{cli: client.New([]string{hs.URL}, readToken.Secret, client.WithTLSConfig(reader)), git: git, img: img, dataDir: dataDir, hostPath: hostPath}
 }
 
 func removeAll(t *testing.T, rt node.Runtime) {

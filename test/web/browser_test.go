@@ -2,7 +2,12 @@ package webtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +30,7 @@ func TestPageInBrowser(t *testing.T) {
 	c.Push(t, Manifests(env.WebV1, 3), "deploy web ×3")
 	c.WaitPods(t, 3*time.Minute, "3 pods Ready", func(_ []api.Node, pods []api.PodRecord) bool { return ReadyPods(pods) == 3 })
 
-	ctx := Browser(t)
+	ctx := c.Browser(t)
 	shots := ShotDir(t)
 	t.Logf("screenshots in %s", shots)
 	// do runs browser steps with a deadline: a step that never happens fails the test
@@ -38,6 +43,22 @@ func TestPageInBrowser(t *testing.T) {
 			Screenshot(t, ctx, shots, "failure")
 			t.Fatalf("%s: %v\npage text:\n%s", what, err, PageText(ctx))
 		}
+	}
+
+	// The browser accepts the cluster server's key and nothing more (see Browser): a
+	// server with a certificate of another CA is still refused.
+	foreign := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "<p>not the cluster</p>")
+	}))
+	foreign.Config.ErrorLog = log.New(io.Discard, "", 0) // the browser's refused handshakes
+	foreign.StartTLS()
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err := chromedp.Do(fctx, chromedp.Navigate(foreign.URL+"/"))
+	cancel()
+	foreign.Close()
+	var le *chromedp.LoadError
+	if !errors.As(err, &le) || !strings.Contains(le.ErrorText, "ERR_CERT_AUTHORITY_INVALID") {
+		t.Fatalf("a server of a foreign CA: navigation error %v, want net::ERR_CERT_AUTHORITY_INVALID", err)
 	}
 
 	// A wrong token is refused on the login form itself.
@@ -53,9 +74,13 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("login error = %q", msg)
 	}
 
-	do("3 pods Ready on the page", 2*time.Minute, Login(c.URL, ReadToken),
+	do("3 pods Ready on the page", 2*time.Minute, Login(c.URL, c.ReadToken),
 		Until(`document.querySelectorAll('#pods-table tbody tr[data-ready="true"]').length === 3`, time.Minute))
 	Screenshot(t, ctx, shots, "2-ready")
+	// The page is served over https, from the server's own origin.
+	if origin, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.origin")); origin != c.URL || !strings.HasPrefix(origin, "https://") {
+		t.Errorf("page origin %q, want the server's https URL %q", origin, c.URL)
+	}
 	pageID, err := chromedp.Run(ctx, chromedp.Evaluate[string]("window.keelson.pageId"))
 	if err != nil || pageID == "" {
 		t.Fatalf("page instance id %q: %v", pageID, err)

@@ -11,7 +11,12 @@ package webtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,9 +38,6 @@ import (
 const (
 	ClusterCIDR = "10.247.0.0/16"
 	ServiceCIDR = "10.99.0.0/16"
-	// ReadToken guards the read API (and so the page); test-only values.
-	ReadToken    = "web-read-token-for-tests"
-	clusterToken = "web-cluster-token-for-tests"
 	// Node is the one agent's name.
 	Node = "web-a"
 )
@@ -48,10 +50,13 @@ type Cluster struct {
 	Env    *harness.Env
 	Procs  *harness.Cluster
 	Repo   *devenv.Repo
-	Client *client.Client // with the read token
-	URL    string         // the server's base URL
-	spec   harness.RuntimeSpec
-	dir    string
+	Client *client.Client // trusts the cluster CA, with the read token
+	URL    string         // the server's base URL (https://)
+	// ReadToken is the read credential the server made at bootstrap (its read token
+	// file): what a user signs in to the page with.
+	ReadToken string
+	spec      harness.RuntimeSpec
+	dir       string
 }
 
 // Manifests is the desired state the tests push: an RC of the example web image
@@ -122,10 +127,10 @@ func StartCluster(t testing.TB, env *harness.Env, prefix string) *Cluster {
 		Containerd: env.Containerd, Namespace: fmt.Sprintf("klw%s%d-%s", prefix, n, Node),
 		StateDir: filepath.Join(dir, "cluster", Node, "runtime"), Bridge: fmt.Sprintf("klw%s%d", prefix, n),
 	}}
-	// The read token reaches the server through its environment, never argv.
-	t.Setenv("KEELSON_READ_TOKEN", ReadToken)
+	// The bootstrap server makes the cluster CA and the tokens in its data dir; the
+	// agent joins with the node token file, the test reads with the read token.
 	procs, err := harness.StartCluster(harness.ClusterOptions{
-		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 1, Token: clusterToken, RepoURL: repo.Bare,
+		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 1, RepoURL: repo.Bare,
 		ServerArgs: []string{"--poll-interval", "500ms", "--cluster-cidr", ClusterCIDR, "--service-cidr", ServiceCIDR},
 		Agents: []harness.AgentOptions{{Name: Node, ListenHost: addr, Args: []string{
 			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", c.spec.Namespace,
@@ -138,13 +143,18 @@ func StartCluster(t testing.TB, env *harness.Env, prefix string) *Cluster {
 	}
 	c.Procs = procs
 	c.URL = procs.ServerURLs()[0]
-	c.Client = client.New(procs.ServerURLs(), ReadToken)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("process logs (tails):\n%s", procs.Logs(6000))
 		}
 		c.stop(t)
 	})
+	if c.ReadToken, err = procs.ReadToken(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Client, err = procs.Client(); err != nil {
+		t.Fatal(err)
+	}
 	c.WaitPods(t, time.Minute, "node Ready", func(nodes []api.Node, _ []api.PodRecord) bool {
 		return len(nodes) == 1 && nodes[0].Status == api.NodeReady
 	})
@@ -212,9 +222,67 @@ func ReadyPods(pods []api.PodRecord) int {
 	return n
 }
 
-// Browser starts a headless chromium for t: locally a missing chromium skips the
-// test, under CI=true it fails it.
-func Browser(t testing.TB) context.Context {
+// Browser starts a headless chromium for t that reaches this cluster's server over
+// https: locally a missing chromium skips the test, under CI=true it fails it.
+//
+// How the browser trusts the server: beyond its built-in roots, Debian's chromium
+// takes the CAs it trusts from the NSS database in $HOME/.pki/nssdb or from
+// machine-wide policy. Putting the cluster CA there would need certutil
+// (libnss3-tools, which this project does not install) or a change to the machine
+// that other suites share. So, in this test's browser
+// only, chromium gets --ignore-certificate-errors-spki-list with one key: the
+// server's, taken from a TLS handshake that Go has verified exactly as every API
+// client does (ServerKeyPin: chains to the cluster CA, names the URL's host, carries
+// the server role). Chromium then accepts that one server key and still refuses
+// every other certificate it would refuse (TestPageInBrowser checks it against a
+// server of a foreign CA); it is not the blanket --ignore-certificate-errors.
+func (c *Cluster) Browser(t testing.TB) context.Context {
+	t.Helper()
+	return Browser(t, c.URL, c.Procs.CAFile())
+}
+
+// Browser starts chromium for the server at baseURL, accepting its certificate only
+// after ServerKeyPin verified it with the cluster CA in caFile.
+func Browser(t testing.TB, baseURL, caFile string) context.Context {
+	t.Helper()
+	pin, err := ServerKeyPin(baseURL, caFile)
+	if err != nil {
+		t.Fatalf("server certificate: %v", err)
+	}
+	return browser(t, pin)
+}
+
+// ServerKeyPin does a TLS handshake with the server at baseURL, verifying its
+// certificate with the cluster CA in caFile as the API clients do (host name of the
+// URL, server role), and returns the base64 SHA-256 of the certificate's public key
+// (SubjectPublicKeyInfo), the form chromium's --ignore-certificate-errors-spki-list
+// takes.
+func ServerKeyPin(baseURL, caFile string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("server URL %s is not https", baseURL)
+	}
+	cfg, err := client.TLSFiles{CAFile: caFile}.Config()
+	if err != nil {
+		return "", err
+	}
+	cfg.ServerName = u.Hostname()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", u.Host, cfg)
+	if err != nil {
+		return "", fmt.Errorf("TLS to %s with the cluster CA: %w", u.Host, err)
+	}
+	defer conn.Close()
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
+// browser starts chromium accepting, beyond what it trusts itself, exactly the
+// server keys of spkiPins (see (*Cluster).Browser).
+func browser(t testing.TB, spkiPins ...string) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -224,8 +292,12 @@ func Browser(t testing.TB) context.Context {
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests run as root, where chromium's sandbox refuses to start
 		chromedp.WindowSize(1280, 1000),
+		// A profile of its own (chromium also wants one to honour the key list below).
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	if len(spkiPins) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spkiPins, ",")))
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
