@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/internal/backoff"
 )
 
 // Agent runs the pods the control plane assigns to one node. It talks to the servers
@@ -101,7 +102,7 @@ func (a *Agent) registration() api.NodeRegistration {
 // instead of heartbeating, because the server that now answers may not know the node
 // (a new leader after failover, or a restored store).
 func (a *Agent) connectLoop(ctx context.Context) {
-	bo := backoff{initial: 200 * time.Millisecond, max: a.cfg.RetryMax}
+	bo := backoff.Doubling{Initial: 200 * time.Millisecond, Max: a.cfg.RetryMax}
 	needRegister, first := true, true
 	for {
 		var err error
@@ -124,12 +125,12 @@ func (a *Agent) connectLoop(ctx context.Context) {
 				return
 			}
 			needRegister = true
-			wait = bo.next()
+			wait = bo.Next()
 			a.log.Warn("cannot reach servers; pods keep running", "err", err, "retry", wait)
 		} else {
-			bo.reset()
+			bo.Reset()
 		}
-		if !sleepCtx(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -142,7 +143,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	bo := backoff{initial: 200 * time.Millisecond, max: a.cfg.RetryMax}
+	bo := backoff.Doubling{Initial: 200 * time.Millisecond, Max: a.cfg.RetryMax}
 	var index uint64
 	applied := false
 	behind := 0 // consecutive answers older than the view already applied
@@ -152,12 +153,12 @@ func (a *Agent) watchLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			d := bo.next()
+			d := bo.Next()
 			a.log.Warn("watch failed; pods keep running", "err", err, "retry", d)
-			sleepCtx(ctx, d)
+			backoff.Sleep(ctx, d)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if applied && view.Index == index {
 			a.net.sync(ctx, &view) // retries a failed sync; no-op otherwise
 			continue               // the wait elapsed with nothing new
@@ -190,31 +191,3 @@ func (a *Agent) applyView(ctx context.Context, view *api.NodeView) {
 	a.pods.apply(ctx, view)
 	a.net.sync(ctx, view)
 }
-
-// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// backoff is a doubling delay for retries.
-type backoff struct {
-	initial, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.initial
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }

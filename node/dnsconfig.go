@@ -102,7 +102,7 @@ func podHostnames(p *api.PodRecord, domain string) (host, fqdn string) {
 		}
 	}
 	if p.Spec.Subdomain != "" {
-		fqdn = host + "." + p.Spec.Subdomain + "." + cmp.Or(p.Namespace, "default") + ".svc." + domain
+		fqdn = host + "." + p.Spec.Subdomain + "." + cmp.Or(p.Namespace, api.DefaultNamespace) + ".svc." + domain
 	}
 	return host, fqdn
 }
@@ -146,7 +146,7 @@ func resolvConf(spec *corev1.PodSpec, namespace, domain, clusterDNS string, host
 	}
 	switch policy {
 	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet:
-		ns := cmp.Or(namespace, "default")
+		ns := cmp.Or(namespace, api.DefaultNamespace)
 		rc.nameservers = []string{clusterDNS}
 		rc.searches = append([]string{ns + ".svc." + domain, "svc." + domain, domain}, host.searches...)
 		rc.options = []string{"ndots:5"}

@@ -35,7 +35,7 @@ func (w *podWorker) status() api.PodStatus {
 	initDone, initReason, initMessage := w.initStatus(&st)
 	if !initDone {
 		for i := range st.Containers { // as the kubelet words it while init runs
-			if c := &st.Containers[i]; c.State == api.ContainerWaiting && c.Reason == "ContainerCreating" {
+			if c := &st.Containers[i]; c.State == api.ContainerWaiting && c.Reason == api.ReasonContainerCreating {
 				c.Reason = "PodInitializing"
 			}
 		}
@@ -77,7 +77,7 @@ func (w *podWorker) containerNames() []string {
 }
 
 func (w *podWorker) containerStatus(name string) api.ContainerStatus {
-	s := api.ContainerStatus{Name: name, State: api.ContainerWaiting, Reason: "ContainerCreating"}
+	s := api.ContainerStatus{Name: name, State: api.ContainerWaiting, Reason: api.ReasonContainerCreating}
 	if c := w.specContainer(name); c != nil {
 		s.Image = c.Image
 	}
@@ -137,7 +137,7 @@ func (w *podWorker) initStatus(st *api.PodStatus) (done bool, reason, message st
 		}
 		if reason == "" {
 			reason = fmt.Sprintf("Init:%d/%d", succeeded, total)
-			if s.State == api.ContainerWaiting && s.Reason != "" && s.Reason != "ContainerCreating" {
+			if s.State == api.ContainerWaiting && s.Reason != "" && s.Reason != api.ReasonContainerCreating {
 				reason, message = "Init:"+s.Reason, s.Message
 			}
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keelson/keelson/internal/backoff"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -262,7 +264,7 @@ func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, kind probeKin
 	if failure <= 0 {
 		failure = 3
 	}
-	if p.InitialDelaySeconds > 0 && !sleepCtx(ctx, time.Duration(p.InitialDelaySeconds)*unit) {
+	if p.InitialDelaySeconds > 0 && !backoff.Sleep(ctx, time.Duration(p.InitialDelaySeconds)*unit) {
 		return false
 	}
 	fatal := kind != readinessProbe
@@ -303,7 +305,7 @@ func (w *podWorker) runProbe(ctx context.Context, p *corev1.Probe, kind probeKin
 		if fatal && failRun >= failure {
 			return false
 		}
-		if !sleepCtx(ctx, period) {
+		if !backoff.Sleep(ctx, period) {
 			return false
 		}
 	}

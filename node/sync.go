@@ -8,6 +8,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keelson/keelson/api"
 )
 
 // ctrState is what a worker remembers of one container of its pod across attempts.
@@ -228,7 +230,7 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, poli
 			return cfg.SyncInterval
 		}
 		if now.Before(cs.restartAt) {
-			cs.waitReason = "CrashLoopBackOff"
+			cs.waitReason = api.ReasonCrashLoopBackOff
 			cs.waitMessage = fmt.Sprintf("back-off %s restarting failed container %s", cs.backoff, c.Name)
 			return cs.restartAt.Sub(now)
 		}
@@ -287,9 +289,9 @@ func (w *podWorker) startNext(ctx context.Context, cs *ctrState, c *corev1.Conta
 	}
 	image, err := rt.EnsureImage(ctx, c.Image, pullPolicy(c))
 	if err != nil {
-		cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
+		cs.waitReason, cs.waitMessage = api.ReasonErrImagePull, err.Error()
 		if cs.pullBackoff > 0 {
-			cs.waitReason = "ImagePullBackOff"
+			cs.waitReason = api.ReasonImagePullBackOff
 		}
 		cs.pullBackoff = min(max(2*cs.pullBackoff, cfg.BackoffInitial), cfg.BackoffMax)
 		cs.pullRetryAt = now.Add(cs.pullBackoff)

@@ -230,7 +230,10 @@ func TestMetrics(t *testing.T) {
 	s := newTestCluster(t, clusterOpts{})
 	l := leaderOf(t, s)
 	do(t, "POST", l.url+api.PathNodeRegister, "node:n1", regBody)
-	r := do(t, "GET", l.url+api.PathMetrics, "", "")
+	if r := do(t, "GET", l.url+api.PathMetrics, "", ""); r.code != 401 {
+		t.Errorf("metrics without a credential: %d, want 401", r.code)
+	}
+	r := do(t, "GET", l.url+api.PathMetrics, testReadToken, "")
 	for _, want := range []string{"keelson_http_requests_total", `keelson_raft_commands_total{result="ok",type="RegisterNode"} 1`, "keelson_raft_applied_index", "keelson_raft_apply_seconds_bucket"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -19,7 +19,8 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(pattern, s.instrument(pattern, s.authorize(auth, h)))
 	}
 	handle("GET "+api.PathHealth, authNone, s.handleHealth)
-	mux.Handle("GET "+api.PathMetrics, s.metrics.handler())
+	// Metrics name nodes, pods and rates: readers only, like every other read.
+	handle("GET "+api.PathMetrics, authRead, s.metrics.handler().ServeHTTP)
 
 	handle("GET "+api.PathStatus, authRead, s.handleStatus)
 	handle("GET "+api.PathNodes, authRead, s.handleNodes)
