@@ -16,4 +16,5 @@ type ReconcilerConfig struct {
 	NodePortMin      int32  `json:"nodePortMin"`
 	NodePortMax      int32  `json:"nodePortMax"`
 	MaxPodsPerBatch  int    `json:"maxPodsPerBatch"`
+	MaxPodsPerNode   int    `json:"maxPodsPerNode"`
 }

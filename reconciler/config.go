@@ -29,6 +29,10 @@ type Config struct {
 	// MaxPodsPerBatch caps how many pods one Plan creates and how many it schedules, so
 	// one raft entry stays bounded; the rest follow in the next Plan. <= 0: no cap.
 	MaxPodsPerBatch int
+	// MaxPodsPerNode caps the running pods on one node (the kubelet's --max-pods,
+	// default 110, as Kubernetes tests at scale); 0 in a Config means the default,
+	// < 0 no cap.
+	MaxPodsPerNode int
 	// NewUID returns a fresh pod UID.
 	NewUID func() string
 	// NameSuffix returns 5 characters [a-z0-9] for generated RC pod names.
@@ -46,6 +50,7 @@ func DefaultConfig() Config {
 		NodePortMin:      30000,
 		NodePortMax:      32767,
 		MaxPodsPerBatch:  5000,
+		MaxPodsPerNode:   110,
 		NewUID:           randomUID,
 		NameSuffix:       randomSuffix,
 	}
@@ -72,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NodePortMin == 0 && c.NodePortMax == 0 {
 		c.NodePortMin, c.NodePortMax = d.NodePortMin, d.NodePortMax
+	}
+	if c.MaxPodsPerNode == 0 {
+		c.MaxPodsPerNode = d.MaxPodsPerNode
 	}
 	if c.NewUID == nil {
 		c.NewUID = d.NewUID
@@ -120,6 +128,7 @@ func (c Config) Published() api.ReconcilerConfig {
 		NodeGracePeriod: c.NodeGracePeriod.String(), EvictionTimeout: c.EvictionTimeout.String(),
 		ServiceCIDR: c.ServiceCIDR, ClusterCIDR: c.ClusterCIDR, NodeCIDRMaskSize: c.NodeCIDRMaskSize,
 		NodePortMin: c.NodePortMin, NodePortMax: c.NodePortMax, MaxPodsPerBatch: c.MaxPodsPerBatch,
+		MaxPodsPerNode: c.MaxPodsPerNode,
 	}
 }
 
@@ -142,5 +151,6 @@ func (c Config) WithPublished(p api.ReconcilerConfig) (Config, error) {
 	c.NodeGracePeriod, c.EvictionTimeout = grace, evict
 	c.ServiceCIDR, c.ClusterCIDR, c.NodeCIDRMaskSize = p.ServiceCIDR, p.ClusterCIDR, p.NodeCIDRMaskSize
 	c.NodePortMin, c.NodePortMax, c.MaxPodsPerBatch = p.NodePortMin, p.NodePortMax, p.MaxPodsPerBatch
+	c.MaxPodsPerNode = p.MaxPodsPerNode
 	return c, nil
 }

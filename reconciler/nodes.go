@@ -14,6 +14,7 @@ import (
 type nodeState struct {
 	node  api.Node // Status and PodCIDR already reflect this step's patches
 	used  api.Resources
+	pods  int           // pods with Desire Run assigned here (MaxPodsPerNode)
 	score api.Resources // non-zero requests, for ranking only
 	ports map[hostPort]bool
 	// cls and free cache, while one scheduling class is placed, the owner's pod count

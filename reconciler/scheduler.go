@@ -71,6 +71,7 @@ func (p *planner) schedule() {
 		res := p.resourcesOf(r)
 		if r.Desire == api.DesireRun {
 			n.used, n.score = n.used.Add(res.req), n.score.Add(res.score)
+			n.pods++
 			if cnt, ok := owners[r.Owner]; ok {
 				if cnt == nil {
 					cnt = map[*nodeState]int{}
@@ -130,7 +131,7 @@ func (p *planner) scheduleClass(c *schedClass, count map[*nodeState]int) {
 			reasons[why]++
 			continue
 		}
-		if why := dynamicInfeasible(n, &c.res); why != "" {
+		if why := p.dynamicInfeasible(n, &c.res); why != "" {
 			reasons[why]++
 			continue
 		}
@@ -146,7 +147,7 @@ func (p *planner) scheduleClass(c *schedClass, count map[*nodeState]int) {
 		var placed *nodeState
 		for h.Len() > 0 {
 			n := h.items[0]
-			if why := dynamicInfeasible(n, &c.res); why != "" {
+			if why := p.dynamicInfeasible(n, &c.res); why != "" {
 				reasons[why]++
 				heap.Pop(h)
 				continue
@@ -159,6 +160,7 @@ func (p *planner) scheduleClass(c *schedClass, count map[*nodeState]int) {
 			continue
 		}
 		placed.used, placed.score = placed.used.Add(c.res.req), placed.score.Add(c.res.score)
+		placed.pods++
 		for _, hp := range c.res.ports {
 			if placed.ports == nil {
 				placed.ports = map[hostPort]bool{}
@@ -229,9 +231,12 @@ func staticInfeasible(n *nodeState, spec *corev1.PodSpec) string {
 }
 
 // dynamicInfeasible checks what each placement changes.
-func dynamicInfeasible(n *nodeState, res *podResources) string {
+func (p *planner) dynamicInfeasible(n *nodeState, res *podResources) string {
 	free := n.node.Allocatable.Sub(n.used)
 	switch {
+	case p.cfg.MaxPodsPerNode > 0 && n.pods >= p.cfg.MaxPodsPerNode:
+		return "too many pods"
+
 	case res.req.MilliCPU > free.MilliCPU:
 		return "insufficient cpu"
 	case res.req.MemoryBytes > free.MemoryBytes:

@@ -142,3 +142,33 @@ func TestPlacementThroughPlan(t *testing.T) {
 		}
 	}
 }
+
+// MaxPodsPerNode is a hard cap, like the kubelet's --max-pods: past it the pods stay
+// Pending with the reason, even with CPU to spare, and the default is Kubernetes' 110.
+func TestMaxPodsPerNode(t *testing.T) {
+	if d := DefaultConfig().withDefaults(); d.MaxPodsPerNode != 110 {
+		t.Fatalf("default MaxPodsPerNode %d, want 110", d.MaxPodsPerNode)
+	}
+	cfg := testConfig()
+	cfg.MaxPodsPerNode = 3
+	nodes := []api.Node{mkNode("n000", 64000, nil), mkNode("n001", 64000, nil)}
+	in := world(t, cfg, nodes, api.Manifests{ReplicationControllers: []corev1.ReplicationController{mkRC("web", 8, webLabels, "web:1", "10m")}})
+	out := settle(t, cfg, in)
+	perNode := map[string]int{}
+	pending := 0
+	for _, p := range out.Pods {
+		switch {
+		case p.Desire != api.DesireRun:
+		case p.Node == "":
+			pending++
+			if p.Status.Reason != api.ReasonUnschedulable || !contains(p.Status.Message, "too many pods") {
+				t.Errorf("pending pod %s: %+v, want Unschedulable naming too many pods", p.Name, p.Status)
+			}
+		default:
+			perNode[p.Node]++
+		}
+	}
+	if perNode["n000"] != 3 || perNode["n001"] != 3 || pending != 2 {
+		t.Fatalf("placed %v with %d pending; want 3 per node and 2 pending", perNode, pending)
+	}
+}

@@ -35,6 +35,7 @@ type serverFlags struct {
 	logLevel                                                      string
 	nodeGracePeriod, evictionTimeout                              time.Duration
 	clusterCIDR, serviceCIDR                                      string
+	maxPodsPerNode                                                int
 	git                                                           gitFlags // server_git.go
 	clusterDomain                                                 string
 }
@@ -88,6 +89,7 @@ func newServerCmd() *cobra.Command {
 	fl.DurationVar(&f.evictionTimeout, "eviction-timeout", def.EvictionTimeout, "a node silent this long (since its last heartbeat) is Down and its pods are replaced elsewhere")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "the pod network, split into one /24 per node (must match the agents' --cluster-cidr)")
 	fl.StringVar(&f.serviceCIDR, "service-cidr", def.ServiceCIDR, "the range ClusterIPs are allocated from")
+	fl.IntVar(&f.maxPodsPerNode, "max-pods-per-node", def.MaxPodsPerNode, "the most running pods the scheduler places on one node (as the kubelet's --max-pods); -1: no cap")
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "DNS domain of services and pods (svc.ns.svc.DOMAIN), served by every agent")
 	return cmd
 }
@@ -135,6 +137,7 @@ func runServer(ctx context.Context, f serverFlags, logOut io.Writer) error {
 	rcfg := reconciler.DefaultConfig()
 	rcfg.NodeGracePeriod, rcfg.EvictionTimeout = f.nodeGracePeriod, f.evictionTimeout
 	rcfg.ClusterCIDR, rcfg.ServiceCIDR = f.clusterCIDR, f.serviceCIDR
+	rcfg.MaxPodsPerNode = f.maxPodsPerNode
 	var srv *server.Server // set below; the Git source asks it for the applied commit
 	deps := server.Deps{
 		Logger:     log,
