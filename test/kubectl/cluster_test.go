@@ -12,6 +12,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	clientcmdv1 "k8s.io/client-go/tools/clientcmd/api/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/devenv"
@@ -34,9 +37,9 @@ func agentSpec(containerd string) harness.RuntimeSpec {
 }
 
 // kcluster is the suite's cluster: 3 servers and one agent, following a bare Git
-// repository. The read API is open (no --read-token): the harness speaks plain HTTP,
-// and kubectl does not send a bearer token over plain HTTP; the read token's checks
-// on these routes are server.TestKubeAPIMounted's.
+// repository. The API is HTTPS with the cluster CA and the read API takes the read
+// token: kubectl and the client-go informer connect with the CA and the read token
+// from `keelson kubeconfig`, exactly as a user's tools do.
 type kcluster struct {
 	t          *testing.T
 	env        *harness.Env
@@ -47,6 +50,7 @@ type kcluster struct {
 	spec       harness.RuntimeSpec
 	kubeconfig string   // kubectl's: server 1
 	kubeconfs  []string // one per server, from `keelson kubeconfig`: each server answers alike
+	readToken  string   // the bootstrap server's read token, which every kubeconfig must carry
 }
 
 func newCluster(t *testing.T) *kcluster {
@@ -67,7 +71,7 @@ func newCluster(t *testing.T) *kcluster {
 	}
 	k := &kcluster{t: t, env: env, dir: dir, repo: repo, spec: agentSpec(env.Containerd)}
 	opts := harness.ClusterOptions{
-		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, Token: "kctl-cluster-token", RepoURL: repo.Bare,
+		Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, RepoURL: repo.Bare,
 		ServerArgs: []string{"--poll-interval", "500ms",
 			"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR},
 		Agents: []harness.AgentOptions{{Name: nodeName, ListenHost: addr, Args: []string{
@@ -82,7 +86,12 @@ func newCluster(t *testing.T) *kcluster {
 		t.Fatal(err)
 	}
 	k.procs = procs
-	k.c = client.New(procs.ServerURLs(), "")
+	if k.c, err = procs.Client(); err != nil {
+		t.Fatal(err)
+	}
+	if k.readToken, err = procs.ReadToken(); err != nil {
+		t.Fatal(err)
+	}
 	unregister := shared.OnInterrupt(k.teardown)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -94,11 +103,29 @@ func newCluster(t *testing.T) *kcluster {
 			t.Errorf("left behind by the agent: %s", left)
 		}
 	})
-	// kubectl finds the cluster the way a user would: a kubeconfig from `keelson kubeconfig`.
+	// kubectl finds the cluster the way a user would: a kubeconfig from `keelson
+	// kubeconfig`, given the CA and the read token file as the CLI is (CLIEnv).
+	caPEM, err := os.ReadFile(procs.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, u := range procs.ServerURLs() {
-		out, err := exec.Command(env.Bin, "kubeconfig", "--server", u).Output()
+		cmd := exec.Command(env.Bin, "kubeconfig", "--server", u)
+		cmd.Env = append(os.Environ(), procs.CLIEnv()...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("keelson kubeconfig: %v", err)
+			t.Fatalf("keelson kubeconfig: %v\n%s", err, errb.Bytes())
+		}
+		// It must hold exactly this server, the cluster CA and the read token.
+		kc, err := parseKubeconfig(out)
+		if err != nil {
+			t.Fatalf("keelson kubeconfig --server %s: %v\n%s", u, err, out)
+		}
+		if kc.server != u || !bytes.Equal(kc.caData, caPEM) || kc.token != k.readToken {
+			t.Fatalf("keelson kubeconfig --server %s: server %q, CA of the cluster %v, read token %v:\n%s",
+				u, kc.server, bytes.Equal(kc.caData, caPEM), kc.token == k.readToken, out)
 		}
 		p := filepath.Join(dir, fmt.Sprintf("kubeconfig-s%d", i+1))
 		if err := os.WriteFile(p, out, 0o600); err != nil {
@@ -231,4 +258,61 @@ func (k *kcluster) mustKubectl(t *testing.T, args ...string) string {
 		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 	}
 	return out
+}
+
+// kubeconf is what a kubeconfig from `keelson kubeconfig` says about its current
+// context: the server URL, the CA (certificate-authority-data) and the bearer token.
+type kubeconf struct {
+	server string
+	caData []byte
+	token  string
+}
+
+// parseKubeconfig reads the current context of a kubeconfig (client-go's v1 types).
+func parseKubeconfig(b []byte) (kubeconf, error) {
+	var cfg clientcmdv1.Config
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return kubeconf{}, err
+	}
+	var ctx *clientcmdv1.Context
+	for i := range cfg.Contexts {
+		if cfg.Contexts[i].Name == cfg.CurrentContext {
+			ctx = &cfg.Contexts[i].Context
+		}
+	}
+	if ctx == nil {
+		return kubeconf{}, fmt.Errorf("no context %q", cfg.CurrentContext)
+	}
+	var kc kubeconf
+	found := 0
+	for _, c := range cfg.Clusters {
+		if c.Name == ctx.Cluster {
+			kc.server, kc.caData = c.Cluster.Server, c.Cluster.CertificateAuthorityData
+			found++
+		}
+	}
+	for _, u := range cfg.AuthInfos {
+		if u.Name == ctx.AuthInfo {
+			kc.token = u.AuthInfo.Token
+			found++
+		}
+	}
+	if found != 2 {
+		return kubeconf{}, fmt.Errorf("context %q: cluster %q or user %q missing", cfg.CurrentContext, ctx.Cluster, ctx.AuthInfo)
+	}
+	return kc, nil
+}
+
+// restConfig is client-go's configuration from server i's kubeconfig: its URL, the
+// cluster CA and the read token, as a client-go program loading it would have.
+func (k *kcluster) restConfig(i int) (*rest.Config, error) {
+	b, err := os.ReadFile(k.kubeconfs[i])
+	if err != nil {
+		return nil, err
+	}
+	kc, err := parseKubeconfig(b)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{Host: kc.server, BearerToken: kc.token, TLSClientConfig: rest.TLSClientConfig{CAData: kc.caData}}, nil
 }

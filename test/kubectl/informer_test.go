@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/keelson/keelson/api"
@@ -34,7 +33,13 @@ func (k *kcluster) checkInformerFailover(t *testing.T, before []api.PodRecord) {
 		t.Fatalf("no leader in %+v", st.Servers)
 	}
 	follower := (leader + 1) % len(k.procs.Servers)
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: k.procs.ServerURLs()[follower]})
+	// The CA and the read token of the follower's kubeconfig: TLS verified, read
+	// credential sent, as on any cluster.
+	cfg, err := k.restConfig(follower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/server/client"
+	"github.com/keelson/keelson/server/kubeapi"
 )
 
 // TestKubectl is one cluster, one deploy, and kubectl used as on any cluster; the
@@ -28,6 +31,7 @@ func TestKubectl(t *testing.T) {
 	pods := k.converged(commit, 2, "v1")
 
 	t.Run("get pods -A -o wide", func(t *testing.T) { k.checkWide(t, pods) })
+	t.Run("read credential required", func(t *testing.T) { k.checkCredentialRequired(t) })
 	t.Run("get svc,rc,ep,nodes,events", func(t *testing.T) { k.checkMultiGet(t, pods) })
 	t.Run("selectors and -o json|yaml", func(t *testing.T) { k.checkSelectorsAndJSON(t, pods) })
 	t.Run("describe pod", func(t *testing.T) { k.checkDescribe(t, pods[0]) })
@@ -55,6 +59,32 @@ func (k *kcluster) checkWide(t *testing.T, pods []api.PodRecord) {
 			regexp.QuoteMeta(p.Status.PodIP) + `\s+` + p.Node + `\s+<none>\s+<none>$`)
 		if !want.MatchString(out) {
 			t.Errorf("no row %s for pod %s:\n%s", want, p.Name, out)
+		}
+	}
+}
+
+// checkCredentialRequired: the kubeconfig's read token is what lets kubectl in: the
+// same server and CA with another token are refused 403. (A kubeconfig with no
+// credential at all makes kubectl prompt for a user name instead of sending the
+// request; the 401 without a token is server.TestKubeAPIMounted's.)
+func (k *kcluster) checkCredentialRequired(t *testing.T) {
+	for _, tc := range []struct{ token, want string }{
+		{"not-the-read-token", "Forbidden"},
+	} {
+		b, err := kubeapi.Kubeconfig(kubeapi.KubeconfigOptions{Server: k.procs.ServerURLs()[0], Token: tc.token, CAFile: k.procs.CAFile()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", p, "get", "pods")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("kubectl get pods with token %q: %v, want refused %s:\n%s", tc.token, err, tc.want, out)
 		}
 	}
 }
