@@ -22,6 +22,10 @@ func newDevCmd() *cobra.Command {
 			"the repository and what you pushed stay.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Behind `make run | tee log`, Ctrl-C ends tee first: the next line dev
+			// prints would then kill it with SIGPIPE before it stopped its children.
+			// Ignored, a write to the closed pipe just fails and the shutdown goes on.
+			signal.Ignore(syscall.SIGPIPE)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()

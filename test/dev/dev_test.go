@@ -25,28 +25,7 @@ import (
 )
 
 func TestDevClusterServesPushes(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireBinary(t, "containerd", "ctr", "runc", "docker-registry", "git", "nft", "ip", "go")
-	// keelson dev owns fixed names on this machine (its containerd under
-	// /run/keelson-dev, bridge keelson0, nft table keelson): a dev cluster someone is
-	// running must not be disturbed. CI machines never have one.
-	if devenv.ContainerdAnswers("/run/keelson-dev/containerd.sock") {
-		if testenv.InCI() {
-			t.Fatal("a keelson dev cluster is already running on this CI machine")
-		}
-		t.Skip("skipping: a `keelson dev` cluster is running on this machine")
-	}
-	root, err := harness.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := os.Getenv("KEELSON_BIN")
-	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "keelson")
-		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "keelson")).CombinedOutput(); err != nil {
-			t.Fatalf("build keelson: %v: %s", err, out)
-		}
-	}
+	bin, root := devPrereqs(t)
 	dir := t.TempDir()
 	httpAddr := freePortPair(t)
 	dev := &devenv.Proc{Name: "dev", Bin: bin, LogPath: filepath.Join(dir, "dev.log"), Args: []string{
@@ -211,4 +190,34 @@ func freePortPair(t *testing.T) string {
 	}
 	t.Fatal("no two consecutive free ports")
 	return ""
+}
+
+// devPrereqs skips (or fails under CI=true) without what keelson dev needs, refuses to
+// disturb a dev cluster someone is running, and returns the keelson binary and the
+// module root.
+func devPrereqs(t *testing.T) (bin, root string) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, "containerd", "ctr", "runc", "docker-registry", "git", "nft", "ip", "go")
+	// keelson dev owns fixed names on this machine (its containerd under
+	// /run/keelson-dev, bridge keelson0, nft table keelson): a dev cluster someone is
+	// running must not be disturbed. CI machines never have one.
+	if devenv.ContainerdAnswers("/run/keelson-dev/containerd.sock") {
+		if testenv.InCI() {
+			t.Fatal("a keelson dev cluster is already running on this CI machine")
+		}
+		t.Skip("skipping: a `keelson dev` cluster is running on this machine")
+	}
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = os.Getenv("KEELSON_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "keelson")
+		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "keelson")).CombinedOutput(); err != nil {
+			t.Fatalf("build keelson: %v: %s", err, out)
+		}
+	}
+	return bin, root
 }
