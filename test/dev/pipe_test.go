@@ -38,7 +38,7 @@ func TestDevStopsWhenItsOutputIsGone(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w.Close() // the child holds the only write end now, as behind `| tee`
+	w.Close()                     // the child holds the only write end now, as behind `| tee`
 	exited := make(chan struct{}) // closed once dev has exited
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
