@@ -26,6 +26,12 @@ for t in $(nft list tables 2>/dev/null | awk '$2=="ip" {print $3}' | grep -E '^(
   nft delete table ip "$t" 2>/dev/null || true
 done
 
+# Cluster DNS addresses of test agents left on lo (169.254.25-30.x; the dev cluster's
+# default is 169.254.20.10 and stays).
+for a in $(ip -4 -o addr show dev lo 2>/dev/null | awk '{print $4}' | grep -E '^169\.254\.(2[5-9]|30)\.[0-9]+/32$'); do
+  ip addr del "$a" dev lo 2>/dev/null || true
+done
+
 # Mounts and directories of private containerd instances.
 for d in /run/keelson-test-* /run/keelson-e2e-* /run/keelson-mn-* /run/keelson-sec-*; do
   [[ -e $d ]] || continue

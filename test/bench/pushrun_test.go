@@ -100,7 +100,7 @@ func pushRounds(b *testing.B, env *harness.Env, addr string, pushes int) (lat []
 	}
 	opts := harness.ClusterOptions{Bin: env.Bin, Dir: filepath.Join(dir, "cluster"), Servers: 3, RepoURL: repo.Bare}
 	specs := map[string]harness.RuntimeSpec{}
-	for _, name := range []string{"bench-a", "bench-b"} {
+	for i, name := range []string{"bench-a", "bench-b"} {
 		s := harness.RuntimeSpec{Containerd: env.Containerd, Namespace: "bench-" + name,
 			StateDir: filepath.Join(opts.Dir, name, "runtime"), Bridge: "kb-" + strings.TrimPrefix(name, "bench-"),
 			ProxyTable: "kb_" + strings.TrimPrefix(name, "bench-")}
@@ -108,6 +108,7 @@ func pushRounds(b *testing.B, env *harness.Env, addr string, pushes int) (lat []
 		opts.Agents = append(opts.Agents, harness.AgentOptions{Name: name, ListenHost: addr, Args: []string{
 			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", s.Namespace,
 			"--bridge", s.Bridge, "--proxy-table", s.ProxyTable, "--host-gw=false", "--registry-insecure", env.Registry,
+			"--dns-address", harness.DNSAddress(30, i),
 		}})
 	}
 	c, err := harness.StartCluster(opts)

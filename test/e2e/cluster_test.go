@@ -96,7 +96,7 @@ func newCluster(t *testing.T) *kcluster {
 			"--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR,
 		},
 	}
-	for _, name := range agentNames {
+	for i, name := range agentNames {
 		s := k.specs[name]
 		s.Containerd = env.Containerd
 		s.StateDir = filepath.Join(opts.Dir, name, "runtime") // the agent's <data-dir>/runtime
@@ -105,6 +105,8 @@ func newCluster(t *testing.T) *kcluster {
 			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", s.Namespace,
 			"--bridge", s.Bridge, "--proxy-table", s.ProxyTable, "--cluster-cidr", clusterCIDR,
 			"--host-gw=false", "--registry-insecure", env.Registry,
+			// Each agent its own cluster DNS address (harness.DNSAddress): agents share this host.
+			"--dns-address", harness.DNSAddress(26, i),
 		}})
 	}
 	procs, err := harness.StartCluster(opts)

@@ -136,3 +136,9 @@ func (s RuntimeSpec) Leftovers(ctx context.Context) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// DNSAddress is the cluster DNS address of agent i of a suite: 169.254.<suite>.<i+1>.
+// Agents that share this host each need their own (the default 169.254.20.10 would
+// be bound by the first one only); each suite takes its own third octet (25–30), and
+// scripts/cleanup-test.sh removes what a killed agent left on lo.
+func DNSAddress(suite, i int) string { return fmt.Sprintf("169.254.%d.%d", suite, i+1) }

@@ -77,7 +77,7 @@ func newCluster(t *testing.T) *kcluster {
 		Agents: []harness.AgentOptions{{Name: nodeName, ListenHost: addr, Args: []string{
 			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", k.spec.Namespace,
 			"--bridge", k.spec.Bridge, "--proxy-table", k.spec.ProxyTable, "--cluster-cidr", clusterCIDR,
-			"--host-gw=false", "--registry-insecure", env.Registry,
+			"--host-gw=false", "--registry-insecure", env.Registry, "--dns-address", harness.DNSAddress(27, 0),
 		}}},
 	}
 	k.spec.StateDir = filepath.Join(opts.Dir, nodeName, "runtime")

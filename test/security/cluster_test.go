@@ -69,7 +69,7 @@ func startTarget(t *testing.T) *target {
 		Agents: []harness.AgentOptions{{Name: agentName, Args: []string{
 			"--address", "127.0.0.1", "--containerd", env.Containerd, "--containerd-namespace", ctrNS,
 			"--bridge", bridge, "--proxy-mode", "none", "--host-gw=false", "--cluster-cidr", clusterCIDR,
-			"--label", "sec=agent",
+			"--label", "sec=agent", "--dns-address", harness.DNSAddress(29, 0),
 		}}},
 	})
 	if err != nil {

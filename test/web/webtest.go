@@ -135,7 +135,7 @@ func StartCluster(t testing.TB, env *harness.Env, prefix string) *Cluster {
 		Agents: []harness.AgentOptions{{Name: Node, ListenHost: addr, Args: []string{
 			"--address", addr, "--containerd", env.Containerd, "--containerd-namespace", c.spec.Namespace,
 			"--bridge", c.spec.Bridge, "--proxy-mode", "none", "--cluster-cidr", ClusterCIDR,
-			"--host-gw=false", "--registry-insecure", env.Registry,
+			"--host-gw=false", "--registry-insecure", env.Registry, "--dns-address", harness.DNSAddress(28, 0),
 		}}},
 	})
 	if err != nil {
