@@ -12,7 +12,7 @@ import (
 // CrashLoopBackOff with its exit code, through the real runtime and the real server.
 func TestCrashLoopBackOffOnContainerd(t *testing.T) {
 	c := start(t)
-	c.git.push(t, fmt.Sprintf(`apiVersion: v1
+	c.git.Push(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: crasher
@@ -43,7 +43,7 @@ spec:
 // pod is gone long before its 60 s grace period would force a kill.
 func TestGracefulStopOnContainerd(t *testing.T) {
 	c := start(t)
-	c.git.push(t, fmt.Sprintf(`apiVersion: v1
+	c.git.Push(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: graceful
@@ -58,7 +58,7 @@ spec:
 		p, ok := c.pod(t, "graceful")
 		return ok && p.Status.Phase == "Running"
 	})
-	c.git.push(t, `apiVersion: v1
+	c.git.Push(t, `apiVersion: v1
 kind: Pod
 metadata:
   name: placeholder

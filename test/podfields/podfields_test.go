@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,17 +24,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/internal/imagebuild"
 	"github.com/keelson/keelson/internal/testenv"
 	"github.com/keelson/keelson/node"
 	"github.com/keelson/keelson/node/containerd"
-	"github.com/keelson/keelson/pki"
-	"github.com/keelson/keelson/raftstore"
 	"github.com/keelson/keelson/reconciler"
-	"github.com/keelson/keelson/server"
 	"github.com/keelson/keelson/server/client"
+	"github.com/keelson/keelson/test/harness"
 )
 
 const (
@@ -43,34 +39,9 @@ const (
 	clusterCIDR = "10.252.0.0/16"
 )
 
-// gitStub stands in for the Git source: the test hands it revisions.
-type gitStub struct{ revs chan api.Revision }
-
-func (g *gitStub) Run(ctx context.Context, deliver func(api.Revision)) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case r := <-g.revs:
-			deliver(r)
-		}
-	}
-}
-func (g *gitStub) Trigger()                 {}
-func (g *gitStub) Status() api.SourceStatus { return api.SourceStatus{Healthy: true} }
-
-func (g *gitStub) push(t *testing.T, commit int, yaml string) {
-	t.Helper()
-	m, errs := api.Decode([]api.File{{Path: "pods.yaml", Data: []byte(yaml)}})
-	if len(errs) > 0 {
-		t.Fatalf("test manifests invalid: %v", errs)
-	}
-	g.revs <- api.Revision{Commit: fmt.Sprintf("%040x", commit), Objects: m, Time: time.Now()}
-}
-
 type cluster struct {
 	cli      *client.Client
-	git      *gitStub
+	git      *harness.GitStub
 	img      string
 	dataDir  string
 	hostPath string // the directory pods may mount as hostPath
@@ -90,35 +61,10 @@ func start(t *testing.T) *cluster {
 	if err := imagebuild.BuildAndPush(ctx, "../../manifests-example/images/web", img); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	addr, trans := raft.NewInmemTransport("")
-	rc := raftstore.Config{ID: "s1", Bootstrap: true, InMemory: true, Transport: trans, Logger: log,
-		Peers: []raftstore.Peer{{ID: "s1", Addr: string(addr)}}}
-	rc.UseFastTimeouts()
-	st, err := raftstore.Open(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	git := &gitStub{revs: make(chan api.Revision, 4)}
+	log := slog.New(slog.NewTextHandler(harness.TestLog{T: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rcfg := reconciler.DefaultConfig()
 	rcfg.ClusterCIDR = clusterCIDR
-	serverDir := t.TempDir()
-	// Bootstrap makes the CA and tokens in the data dir, as for a real first server.
-	srv, err := server.New(server.Config{ID: "s1", DataDir: serverDir, Bootstrap: true, ReconcileInterval: 100 * time.Millisecond}, server.Deps{
-		Logger: log, Store: st,
-		NewSource: func() (server.Source, error) { return git, nil },
-		Planner:   func(in reconciler.Observed) reconciler.Result { return reconciler.Plan(rcfg, in) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.TLS = srv.TLSConfig()
-	hs.StartTLS()
-	t.Cleanup(hs.Close)
-	go func() { _ = srv.Run(ctx) }()
+	srv := harness.StartInProc(t, ctx, log, rcfg)
 
 	dataDir := t.TempDir()
 	hostPath := t.TempDir()
@@ -132,20 +78,7 @@ func start(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The agent exchanges the node-join token for its certificate, as `keelson agent` does.
-	nodeToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.NodeTokens())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := client.NodeCredentials(ctx, []string{hs.URL}, nodeToken.String(), "", "n1", []string{"127.0.0.1"}, filepath.Join(dataDir, "tls"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial, _, err := files.NodeTLS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli := client.New([]string{hs.URL}, "", client.WithTLSConfig(dial))
+	cli := srv.NodeClient(t, ctx, "n1", dataDir)
 	a, err := node.NewAgent(node.Config{
 		Name: "n1", Address: "127.0.0.1", DataDir: dataDir,
 		Capacity: api.Resources{MilliCPU: 2000, MemoryBytes: 4 << 30},
@@ -169,40 +102,11 @@ func start(t *testing.T) *cluster {
 	t.Cleanup(func() {
 		stopAgent()
 		<-agentDone
-		removeAll(t, rt)
+		harness.RemovePods(t, rt)
 	})
 	// The test reads pods as a reader does: the read token over the cluster CA.
-	readToken, err := pki.ReadTokenFile(pki.ServerFiles{DataDir: serverDir}.ReadTokens())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := client.TLSFiles{CAFile: pki.ServerFiles{DataDir: serverDir}.CACert()}.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cluster{cli: client.New([]string{hs.URL}, readToken.Secret, client.WithTLSConfig(reader)), git: git, img: img, dataDir: dataDir, hostPath: hostPath}
+	return &cluster{cli: srv.ReadClient(t), git: srv.Git, img: img, dataDir: dataDir, hostPath: hostPath}
 }
-
-func removeAll(t *testing.T, rt node.Runtime) {
-	ctx := context.Background()
-	cs, _ := rt.ListContainers(ctx)
-	for _, c := range cs {
-		_ = rt.StopContainer(ctx, c.ID, time.Second)
-		if err := rt.RemoveContainer(ctx, c.ID); err != nil {
-			t.Errorf("remove container %s: %v", c.ID, err)
-		}
-	}
-	sbs, _ := rt.ListSandboxes(ctx)
-	for _, s := range sbs {
-		if err := rt.RemoveSandbox(ctx, s.PodUID); err != nil {
-			t.Errorf("remove sandbox %s: %v", s.PodUID, err)
-		}
-	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 func (c *cluster) pod(name string) (api.PodRecord, bool) {
 	pods, _, err := c.cli.Pods(context.Background(), client.QueryOptions{})
@@ -294,7 +198,7 @@ spec:
 func TestPodFieldsOnContainerd(t *testing.T) {
 	c := start(t)
 	yaml := strings.NewReplacer("IMAGE", c.img, "HOSTPATH", c.hostPath).Replace(podYAML)
-	c.git.push(t, 1, yaml)
+	c.git.Push(t, yaml)
 
 	// The app container runs but its startup probe fails until /work/go exists: it
 	// must not be Ready, even though it has no readiness probe.
@@ -354,7 +258,7 @@ func TestPodFieldsOnContainerd(t *testing.T) {
 
 	// Remove the pod from Git: the preStop hook runs (an exec, so inside the still
 	// running container, before SIGTERM) and leaves its file on the hostPath.
-	c.git.push(t, 2, "")
+	c.git.Push(t, "")
 	testenv.PollDetail(t, 60*time.Second, 100*time.Millisecond, "the preStop hook's file", func() (bool, string) {
 		b, err := os.ReadFile(filepath.Join(c.hostPath, "prestop"))
 		return err == nil && string(b) == "preStop ran", fmt.Sprintf("%q %v", b, err)
@@ -369,7 +273,7 @@ func TestPodFieldsOnContainerd(t *testing.T) {
 // CreateContainerConfigError, as the kubelet does.
 func TestRunAsNonRootRefusesRootImage(t *testing.T) {
 	c := start(t)
-	c.git.push(t, 1, strings.ReplaceAll(`apiVersion: v1
+	c.git.Push(t, strings.ReplaceAll(`apiVersion: v1
 kind: Pod
 metadata: {name: nonroot}
 spec:
