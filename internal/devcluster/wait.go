@@ -141,6 +141,7 @@ Look at it (read-only; the API is HTTPS with the cluster's own CA and a read tok
   bin/keelson get pods -o wide
   bin/keelson get services
   curl http://%[3]s:30080/            # the frontend's NodePort
+  https://%[1]s/                  # the web view (sign in with the read token)
 
 Deploy by pushing to the cluster's repository:
   git clone %[2]s /tmp/keelson-app && cd /tmp/keelson-app
