@@ -171,7 +171,10 @@ func (r *Runtime) cniDel(ctx context.Context, id, nsPath, podCIDR string, ports 
 	if err := n.Remove(ctx, id, nsPath, gocni.WithCapabilityPortMap(portMappings(ports))); err != nil {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
-	if nsPath == "" {
+	// Without the namespace the plugin leaves its masquerading behind. While the
+	// namespace lives (ReconcileIPs of a sandbox that lost its record) a later DEL with
+	// it does that, and would fail if the chain were gone already.
+	if nsPath == "" && !isNetNS(r.netnsPath(id)) {
 		if err := cleanIPMasq(ctx, id); err != nil {
 			return fmt.Errorf("CNI del %s: %w", id, err)
 		}
