@@ -28,6 +28,15 @@ type Runtime interface {
 	RemoveSandbox(ctx context.Context, podUID string) error
 	// ListSandboxes lists the sandboxes this runtime holds (for adoption after restart).
 	ListSandboxes(ctx context.Context) ([]Sandbox, error)
+	// SandboxHealthy is a cheap check (a few stat and netlink calls, no CNI) that the
+	// pod's network still exists as CreateSandbox made it: the namespace is mounted,
+	// the pod's interface and its host-side peer exist and the peer is on the bridge.
+	// ok false comes with why in words for the log and the pod's status; a sandbox the
+	// runtime does not know is not ok. err is for a check that could not be made: the
+	// caller must not treat it as broken. The pod worker calls it on its periodic sync
+	// and, when not ok, kills the pod's containers, removes the sandbox and makes both
+	// again (the kubelet's SandboxChanged).
+	SandboxHealthy(ctx context.Context, podUID string) (ok bool, why string, err error)
 
 	// CreateContainer creates a container in the pod's sandbox (not started). The ID is
 	// deterministic per (pod UID, container name, attempt) so a retry finds it.

@@ -70,10 +70,13 @@ func (w *podWorker) syncRun(ctx context.Context) time.Duration {
 			return cfg.SyncInterval
 		}
 		w.sandbox = &sb
-		w.startedAt = cfg.Clock.Now()
-		if w.adopt != nil && w.adopt.sandbox != nil {
-			w.startedAt = w.adopt.sandbox.CreatedAt
+		if w.startedAt.IsZero() { // a re-created sandbox (SandboxChanged) keeps the pod's start
+			w.startedAt = cfg.Clock.Now()
+			if w.adopt != nil && w.adopt.sandbox != nil {
+				w.startedAt = w.adopt.sandbox.CreatedAt
+			}
 		}
+		w.sandboxAt = cfg.Clock.Now().Add(cfg.SyncInterval)
 		w.waitReason, w.waitMessage = "", ""
 	}
 	if !w.volumesDone {
@@ -89,6 +92,9 @@ func (w *podWorker) syncRun(ctx context.Context) time.Duration {
 		w.adopt = nil
 	}
 	now := cfg.Clock.Now()
+	if !w.checkSandbox(ctx, now) {
+		return 0 // report SandboxChanged, then make the sandbox and the containers again
+	}
 	next, initDone := w.syncInit(ctx, now)
 	if initDone {
 		for i := range w.pod.Spec.Containers {

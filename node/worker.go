@@ -44,6 +44,7 @@ type podWorker struct {
 	waitMessage string
 	volumesDone bool
 	sandbox     *Sandbox
+	sandboxAt   time.Time // when the sandbox's health is checked next (sandboxhealth.go)
 	startedAt   time.Time
 	ctrs        map[string]*ctrState
 }
@@ -147,9 +148,34 @@ func (w *podWorker) gracePeriod() time.Duration {
 func (w *podWorker) terminate(ctx context.Context) error {
 	w.stopAllProbes()
 	rt := w.deps.Runtime
-	all, err := rt.ListContainers(ctx)
+	mine, err := w.stopPodContainers(ctx)
 	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
+		return err
+	}
+	for _, c := range mine {
+		info, err := rt.ContainerStatus(ctx, c.ID)
+		if err == nil {
+			w.recordFinal(info)
+		}
+		if err := rt.RemoveContainer(ctx, c.ID); err != nil {
+			return fmt.Errorf("remove %s: %w", c.Name, err)
+		}
+	}
+	if err := rt.RemoveSandbox(ctx, w.uid); err != nil {
+		return fmt.Errorf("remove sandbox: %w", err)
+	}
+	if err := os.RemoveAll(w.podDir()); err != nil {
+		return fmt.Errorf("remove pod directory: %w", err)
+	}
+	return nil
+}
+
+// stopPodContainers stops every running container of the pod the runtime holds, in
+// parallel, each with the grace period, and returns them all (running or not).
+func (w *podWorker) stopPodContainers(ctx context.Context) ([]ContainerInfo, error) {
+	all, err := w.deps.Runtime.ListContainers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	var mine []ContainerInfo
 	for _, c := range all {
@@ -174,24 +200,9 @@ func (w *podWorker) terminate(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
-	for _, c := range mine {
-		info, err := rt.ContainerStatus(ctx, c.ID)
-		if err == nil {
-			w.recordFinal(info)
-		}
-		if err := rt.RemoveContainer(ctx, c.ID); err != nil {
-			return fmt.Errorf("remove %s: %w", c.Name, err)
-		}
-	}
-	if err := rt.RemoveSandbox(ctx, w.uid); err != nil {
-		return fmt.Errorf("remove sandbox: %w", err)
-	}
-	if err := os.RemoveAll(w.podDir()); err != nil {
-		return fmt.Errorf("remove pod directory: %w", err)
-	}
-	return nil
+	return mine, nil
 }
 
 // recordFinal keeps the last state of a stopped container for the final report.

@@ -2,12 +2,15 @@ package containerd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha512"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,7 +171,61 @@ func (r *Runtime) cniDel(ctx context.Context, id, nsPath, podCIDR string, ports 
 	if err := n.Remove(ctx, id, nsPath, gocni.WithCapabilityPortMap(portMappings(ports))); err != nil {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
+	// Without the namespace the plugin leaves its masquerading behind. While the
+	// namespace lives (ReconcileIPs of a sandbox that lost its record) a later DEL with
+	// it does that, and would fail if the chain were gone already.
+	if nsPath == "" && !isNetNS(r.netnsPath(id)) {
+		if err := cleanIPMasq(ctx, id); err != nil {
+			return fmt.Errorf("CNI del %s: %w", id, err)
+		}
+	}
 	return nil
+}
+
+// masqChain is the bridge plugin's nat chain masquerading the traffic of sandbox id
+// (its utils.FormatChainName).
+func masqChain(id string) string {
+	sum := sha512.Sum512([]byte(networkName + id))
+	return fmt.Sprintf("CNI-%x", sum)[:28]
+}
+
+// cleanIPMasq removes what the bridge plugin's ipMasq made for sandbox id: the
+// POSTROUTING jumps to its nat chain, and the chain. The plugin removes them itself
+// only on a DEL with the namespace (it learns the pod's address from eth0), so a
+// namespace destroyed behind our back would leak them, and the next DEL of the same
+// sandbox ID would then fail on the chain still in use. No chain, nothing to do.
+func cleanIPMasq(ctx context.Context, id string) error {
+	chain := masqChain(id)
+	ipt := func(args ...string) ([]byte, error) {
+		out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat"}, args...)...).CombinedOutput()
+		if err != nil {
+			return out, fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return out, nil
+	}
+	if _, err := ipt("-S", chain); err != nil {
+		return nil // no such chain (or no iptables, so the plugin made none)
+	}
+	out, err := ipt("-L", "POSTROUTING", "-n", "--line-numbers")
+	if err != nil {
+		return err
+	}
+	var nums []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == chain {
+			nums = append(nums, f[0])
+		}
+	}
+	for i := len(nums) - 1; i >= 0; i-- { // from the bottom: numbers above stay valid
+		if _, err := ipt("-D", "POSTROUTING", nums[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := ipt("-F", chain); err != nil {
+		return err
+	}
+	_, err = ipt("-X", chain)
+	return err
 }
 
 // ReconcileIPs releases every host-local address not held by a pod in live (pod

@@ -31,6 +31,7 @@ type FakeRuntime struct {
 	images     map[string]bool
 	pullFail   map[string]error
 	sandboxes  map[string]*node.Sandbox // by pod UID
+	broken     map[string]string        // pod UID -> why its sandbox is broken (BreakSandbox)
 	usedIPs    map[string]string        // IP -> pod UID
 	containers map[string]*fakeContainer
 	scripts    map[string]ContainerScript // by container name (spec name)
@@ -84,6 +85,7 @@ type FakeStats struct {
 	Pulls             int
 	SandboxesCreated  int
 	SandboxesRemoved  int
+	HealthChecks      int // SandboxHealthy calls
 	ContainersCreated int
 	ContainersStarted int
 	ContainersStopped int
@@ -104,6 +106,7 @@ func NewFakeRuntime() *FakeRuntime {
 		images:     map[string]bool{},
 		pullFail:   map[string]error{},
 		sandboxes:  map[string]*node.Sandbox{},
+		broken:     map[string]string{},
 		usedIPs:    map[string]string{},
 		containers: map[string]*fakeContainer{},
 		scripts:    map[string]ContainerScript{},
@@ -261,8 +264,36 @@ func (f *FakeRuntime) RemoveSandbox(ctx context.Context, podUID string) error {
 		delete(f.usedIPs, sb.IP)
 	}
 	delete(f.sandboxes, podUID)
+	delete(f.broken, podUID)
 	f.stats.SandboxesRemoved++
 	return nil
+}
+
+// BreakSandbox makes SandboxHealthy of the pod's current sandbox report why, as if
+// its network namespace, veth or bridge had been destroyed behind the agent's back.
+// Its containers keep running; RemoveSandbox clears it, so the next sandbox is healthy.
+func (f *FakeRuntime) BreakSandbox(podUID, why string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.sandboxes[podUID]; !ok {
+		return fmt.Errorf("break sandbox of %s: %w", podUID, node.ErrNotFound)
+	}
+	f.broken[podUID] = why
+	return nil
+}
+
+// SandboxHealthy implements Runtime: not ok for an unknown or broken sandbox.
+func (f *FakeRuntime) SandboxHealthy(ctx context.Context, podUID string) (bool, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.HealthChecks++
+	if _, ok := f.sandboxes[podUID]; !ok {
+		return false, "the sandbox is gone", nil
+	}
+	if why, ok := f.broken[podUID]; ok {
+		return false, why, nil
+	}
+	return true, "", nil
 }
 
 // ListSandboxes implements Runtime.
