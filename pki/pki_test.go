@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -150,14 +151,38 @@ func TestRolesOnTheWire(t *testing.T) {
 
 func TestFetchPinnedCA(t *testing.T) {
 	ca, _ := NewCA("test")
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(ca.CertPEM) }))
-	defer srv.Close()
+	serve := func(role Role) *httptest.Server {
+		t.Helper()
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(ca.CertPEM) }))
+		if role != "" {
+			c, k, err := ca.IssueKeyPair(role, "s1", []string{"127.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := tls.X509KeyPair(c, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
+		}
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv
+	}
 	ctx := context.Background()
-	if _, _, err := FetchPinnedCA(ctx, srv.URL, ca.Hash()); err != nil {
+	good := serve(RoleServer)
+	if _, _, err := FetchPinnedCA(ctx, good.URL, ca.Hash()); err != nil {
 		t.Fatal(err)
 	}
 	other, _ := NewCA("other")
-	if _, _, err := FetchPinnedCA(ctx, srv.URL, other.Hash()); err == nil || !strings.Contains(err.Error(), "refusing") {
+	if _, _, err := FetchPinnedCA(ctx, good.URL, other.Hash()); err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("wrong pin: %v", err)
+	}
+	// A relay with its own certificate passing the real CA along, or a node's
+	// certificate from the right CA: the pin matches, the connection does not.
+	for name, srv := range map[string]*httptest.Server{"relay": serve(""), "node certificate": serve(RoleNode)} {
+		if _, _, err := FetchPinnedCA(ctx, srv.URL, ca.Hash()); !errors.Is(err, ErrPinMismatch) {
+			t.Errorf("%s: %v, want ErrPinMismatch", name, err)
+		}
 	}
 }
