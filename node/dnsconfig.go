@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -35,8 +36,16 @@ const (
 	maxSearches    = 32
 )
 
-// clusterDNS remembers the cluster domain of the last view for the pods' files.
-type clusterDNS struct{ domain atomic.Pointer[string] }
+// clusterDNS remembers the cluster domain of the last view for the pods' files, and
+// what the DNS server was last fed (used only by the watch loop).
+type clusterDNS struct {
+	domain atomic.Pointer[string]
+
+	fed          bool
+	fedDomain    string
+	fedServices  []api.ServiceRecord
+	fedEndpoints []api.Endpoints
+}
 
 func (d *clusterDNS) clusterDomain() string {
 	if p := d.domain.Load(); p != nil && *p != "" {
@@ -45,13 +54,19 @@ func (d *clusterDNS) clusterDomain() string {
 	return defaultClusterDomain
 }
 
-// observeDNS takes the cluster domain of a view and feeds the DNS server its records.
+// observeDNS takes the cluster domain of a view and feeds the DNS server its records
+// when they changed: most views change only pods, and rebuilding the record index of
+// thousands of services for each would be wasted work (netSync skips the proxy alike).
 func (a *Agent) observeDNS(_ context.Context, view *api.NodeView) {
 	domain := cmp.Or(view.ClusterDomain, defaultClusterDomain)
 	a.dns.domain.Store(&domain)
-	if a.cfg.DNS != nil {
-		a.cfg.DNS.Update(domain, view.Services, view.Endpoints)
+	d := a.dns
+	if a.cfg.DNS == nil || (d.fed && domain == d.fedDomain &&
+		reflect.DeepEqual(d.fedServices, view.Services) && reflect.DeepEqual(d.fedEndpoints, view.Endpoints)) {
+		return
 	}
+	a.cfg.DNS.Update(domain, view.Services, view.Endpoints)
+	d.fed, d.fedDomain, d.fedServices, d.fedEndpoints = true, domain, view.Services, view.Endpoints
 }
 
 // addPodDNS sets the container's hostname and mounts the pod's resolv.conf and hosts

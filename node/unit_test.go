@@ -153,3 +153,37 @@ func TestPullPolicyDefault(t *testing.T) {
 		}
 	}
 }
+
+// countingDNS counts what the agent feeds the DNS server.
+type countingDNS struct{ updates int }
+
+func (c *countingDNS) Update(string, []api.ServiceRecord, []api.Endpoints) { c.updates++ }
+
+// The DNS server's index is rebuilt only when a view changes what it serves: the
+// services, the endpoints or the domain; a view that changes only pods costs nothing.
+func TestObserveDNSFeedsOnlyChanges(t *testing.T) {
+	d := &countingDNS{}
+	a := &Agent{cfg: Config{DNS: d}, dns: &clusterDNS{}}
+	ctx := context.Background()
+	svcs := []api.ServiceRecord{{Namespace: "default", Name: "web"}}
+	steps := []struct {
+		view api.NodeView
+		want int
+	}{
+		{api.NodeView{}, 1}, // the first view always feeds, even an empty one
+		{api.NodeView{Pods: []api.PodRecord{{UID: "u1"}}}, 1},
+		{api.NodeView{Services: svcs}, 2},
+		{api.NodeView{Services: []api.ServiceRecord{{Namespace: "default", Name: "web"}}, Pods: []api.PodRecord{{UID: "u2"}}}, 2},
+		{api.NodeView{Services: svcs, Endpoints: []api.Endpoints{{Namespace: "default", Name: "web"}}}, 3},
+		{api.NodeView{Services: svcs, Endpoints: []api.Endpoints{{Namespace: "default", Name: "web"}}, ClusterDomain: "corp.local"}, 4},
+	}
+	for i, s := range steps {
+		a.observeDNS(ctx, &s.view)
+		if d.updates != s.want {
+			t.Fatalf("after view %d: %d updates, want %d", i, d.updates, s.want)
+		}
+	}
+	if got := a.dns.clusterDomain(); got != "corp.local" {
+		t.Errorf("cluster domain %q", got)
+	}
+}
