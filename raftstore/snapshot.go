@@ -10,50 +10,77 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
-	"github.com/keelson/keelson/api"
 )
 
-// snapshotData is the whole state in a canonical order (every table by its id index).
-// It is both the snapshot format and the input of the state hash.
-type snapshotData struct {
+// Snapshot format, version 2 (streamed): a stream of JSON values, written and read one
+// record at a time so that neither side ever holds the whole state as one document:
+//
+//	{"version":2,"index":N,"tables":9}       header
+//	{"table":"meta","count":1}               one section per table, in snapshotTables order
+//	{...}                                    count records, each its own JSON value
+//	{"table":"index","count":123}
+//	...
+//
+// Version 1 was one JSON document of every table (snapshotV1); Restore still reads it.
+const snapshotVersion = 2
+
+type snapshotHeader struct {
 	Version int `json:"version"`
-	// Index is the raft index the snapshot reflects (set by Persist, not part of the hash).
-	Index     uint64              `json:"index,omitempty"`
-	Meta      metaRecord          `json:"meta"`
-	Indexes   []indexEntry        `json:"indexes"`
-	Objects   []api.ObjectStatus  `json:"objects"`
-	Nodes     []api.Node          `json:"nodes"`
-	Pods      []api.PodRecord     `json:"pods"`
-	Services  []api.ServiceRecord `json:"services"`
-	Endpoints []api.Endpoints     `json:"endpoints"`
-	Events    []api.Event         `json:"events"`
-	Servers   []ServerRecord      `json:"servers"`
+	// Index is the raft index the snapshot reflects (not part of the hash).
+	Index uint64 `json:"index,omitempty"`
+	// Tables is the number of sections that follow (a truncated snapshot is an error,
+	// not a smaller state).
+	Tables int `json:"tables"`
 }
 
-const snapshotVersion = 1
+type sectionHeader struct {
+	Table string `json:"table"`
+	Count int    `json:"count"`
+}
 
-func dump(tx *memdb.Txn) snapshotData {
-	st := &State{tx: tx}
-	return snapshotData{
-		Version:   snapshotVersion,
-		Meta:      st.meta(),
-		Indexes:   list[indexEntry](tx, tableIndex, "id"),
-		Objects:   st.ObjectStatus(),
-		Nodes:     st.Nodes(),
-		Pods:      st.Pods(),
-		Services:  st.Services(),
-		Endpoints: st.Endpoints(),
-		Events:    st.Events(0, 0),
-		Servers:   st.ServerRecords(),
+// writeState streams every table of tx, in snapshotTables order, each by its id
+// index. It is both the snapshot body and the input of the state hash.
+func writeState(enc *json.Encoder, tx *memdb.Txn) error {
+	for _, tc := range snapshotTables {
+		n, err := countRows(tx, tc.name)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(sectionHeader{Table: tc.name, Count: n}); err != nil {
+			return fmt.Errorf("encode %s section: %w", tc.name, err)
+		}
+		w := tc.newWriter()
+		it, err := tx.Get(tc.name, "id")
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", tc.name, err)
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if err := enc.Encode(w(raw)); err != nil {
+				return fmt.Errorf("encode %s record: %w", tc.name, err)
+			}
+		}
 	}
+	return nil
+}
+
+func countRows(tx *memdb.Txn, table string) (int, error) {
+	it, err := tx.Get(table, "id")
+	if err != nil {
+		return 0, fmt.Errorf("scan %s: %w", table, err)
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n, nil
 }
 
 // Hash returns a canonical hash of the state (not of the applied index): two replicas
 // that applied the same log, or a replica restored from a snapshot of another, have
-// the same hash.
+// the same hash. It streams the snapshot body into the hash.
 func (s *State) Hash() string {
 	h := sha256.New()
-	if err := json.NewEncoder(h).Encode(dump(s.tx)); err != nil {
+	if err := writeState(json.NewEncoder(h), s.tx); err != nil {
 		return "error: " + err.Error()
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -72,14 +99,16 @@ type fsmSnapshot struct {
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	w := bufio.NewWriter(sink)
-	d := dump(s.tx)
-	d.Index = s.index
-	if err := json.NewEncoder(w).Encode(d); err != nil {
-		_ = sink.Cancel()
-		return fmt.Errorf("encode snapshot: %w", err)
+	w := bufio.NewWriterSize(sink, 256<<10)
+	enc := json.NewEncoder(w)
+	err := enc.Encode(snapshotHeader{Version: snapshotVersion, Index: s.index, Tables: len(snapshotTables)})
+	if err == nil {
+		err = writeState(enc, s.tx)
 	}
-	if err := w.Flush(); err != nil {
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("write snapshot: %w", err)
 	}
@@ -89,66 +118,38 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) Release() {}
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh memdb and swaps it in
-// whole, so readers see either the old state or the new one, never a mix.
+// whole, so readers see either the old state or the new one, never a mix, and a
+// snapshot that fails half way changes nothing.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	var d snapshotData
-	if err := json.NewDecoder(bufio.NewReader(rc)).Decode(&d); err != nil {
-		return fmt.Errorf("decode snapshot: %w", err)
-	}
-	if d.Version != snapshotVersion {
-		return fmt.Errorf("snapshot version %d, want %d", d.Version, snapshotVersion)
+	dec := json.NewDecoder(bufio.NewReaderSize(rc, 256<<10))
+	// The first value is the v2 header or the whole v1 document: both begin with
+	// "version" (and v1 carries "index" too), so one decode tells them apart.
+	var head snapshotV1
+	if err := dec.Decode(&head); err != nil {
+		return fmt.Errorf("decode snapshot header: %w", err)
 	}
 	db := newDB()
-	tx := db.Txn(true)
-	if err := load(tx, d); err != nil {
-		tx.Abort()
-		return err
+	l := newLoader(db)
+	var err error
+	switch head.Version {
+	case snapshotVersion:
+		err = l.sections(dec, head.Tables)
+	case 1:
+		err = l.v1(&head)
+	default:
+		return fmt.Errorf("snapshot version %d is not supported (this server reads versions 1 and %d): upgrade the server", head.Version, snapshotVersion)
 	}
-	tx.Commit()
+	if err != nil {
+		l.abort()
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	l.commit()
 	f.mu.Lock()
 	f.db = db
-	f.index = d.Index
+	f.index = head.Index
 	close(f.notify)
 	f.notify = make(chan struct{})
 	f.mu.Unlock()
-	return nil
-}
-
-func load(tx *memdb.Txn, d snapshotData) error {
-	m := d.Meta
-	if err := tx.Insert(tableMeta, &m); err != nil {
-		return fmt.Errorf("restore meta: %w", err)
-	}
-	if err := insertAll(tx, tableIndex, d.Indexes); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tableObjects, d.Objects); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tableNodes, d.Nodes); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tablePods, d.Pods); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tableServices, d.Services); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tableEndpoints, d.Endpoints); err != nil {
-		return err
-	}
-	if err := insertAll(tx, tableEvents, d.Events); err != nil {
-		return err
-	}
-	return insertAll(tx, tableServers, d.Servers)
-}
-
-func insertAll[T any](tx *memdb.Txn, table string, rows []T) error {
-	for i := range rows {
-		if err := tx.Insert(table, &rows[i]); err != nil {
-			return fmt.Errorf("restore %s: %w", table, err)
-		}
-	}
 	return nil
 }
