@@ -63,6 +63,9 @@ func (f *FSM) applyRegisterNode(tx *txn, body []byte) error {
 func (f *FSM) applyChanges(tx *txn, body []byte) error {
 	req := decode[ApplyChangesRequest](ApplyChangesType, body)
 	c := req.Changes
+	if req.SpecsOnce {
+		fillSpecs(c.UpsertPods)
+	}
 	if req.ObjectStatusSet && c.ObjectStatus == nil {
 		c.ObjectStatus = []api.ObjectStatus{}
 	}
