@@ -133,12 +133,7 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open raft log %s: %w", cfg.DataDir, err)
 		}
 		s.bolt = bolt
-		cached, err := raft.NewLogCache(512, bolt)
-		if err != nil {
-			bolt.Close()
-			return nil, fmt.Errorf("log cache: %w", err)
-		}
-		logs, stable = cached, bolt
+		logs, stable = newLogCache(bolt, logCacheEntries, logCacheBytes), bolt
 		fss, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 3, hlog)
 		if err != nil {
 			bolt.Close()
