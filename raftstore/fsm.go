@@ -84,6 +84,71 @@ func newDB() *memdb.MemDB {
 // Apply implements raft.FSM. A malformed entry panics: skipping it would let this
 // replica diverge from the others, which is worse than stopping.
 func (f *FSM) Apply(l *raft.Log) any {
+	t, fn := command(l)
+	f.mu.RLock()
+	db := f.db
+	f.mu.RUnlock()
+
+	tx := &txn{Txn: db.Txn(true), index: l.Index}
+	err := fn(f, tx, l.Data[1:])
+	if err != nil {
+		tx.Abort()
+		f.logger.Warn("command rejected", "type", t, "index", l.Index, "err", err)
+		f.publish(nil, l.Index)
+	} else {
+		f.publish(tx.Txn, l.Index)
+	}
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// ApplyBatch implements raft.BatchingFSM: the entries of one raft batch (up to
+// MaxAppendEntries, which the leader group-commits from concurrent proposals) are
+// applied in one memdb transaction with one wake-up of the watchers, instead of one
+// commit each. If any entry is rejected the batch transaction is dropped and the
+// entries are applied one by one, so a rejected entry changes nothing and every other
+// entry has exactly the effect it has alone; either way the state is the one
+// sequential application gives, on every replica.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	resp := make([]any, len(logs))
+	f.mu.RLock()
+	db := f.db
+	f.mu.RUnlock()
+	tx := db.Txn(true)
+	var last uint64
+	for _, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue // configuration changes are raft's own; Apply never saw them either
+		}
+		_, fn := command(l)
+		if err := fn(f, &txn{Txn: tx, index: l.Index}, l.Data[1:]); err != nil {
+			tx.Abort()
+			return f.applyEach(logs)
+		}
+		last = l.Index
+	}
+	if last == 0 {
+		tx.Abort()
+		return resp
+	}
+	f.publish(tx, last)
+	return resp
+}
+
+func (f *FSM) applyEach(logs []*raft.Log) []any {
+	resp := make([]any, len(logs))
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			resp[i] = f.Apply(l)
+		}
+	}
+	return resp
+}
+
+// command returns the type and handler of an entry; a malformed one panics (see Apply).
+func command(l *raft.Log) (MessageType, applyFunc) {
 	if len(l.Data) == 0 {
 		panic(fmt.Sprintf("raftstore: empty log entry at index %d", l.Index))
 	}
@@ -92,27 +157,21 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if !ok {
 		panic(fmt.Sprintf("raftstore: unknown command type %d at index %d", l.Data[0], l.Index))
 	}
-	f.mu.RLock()
-	db := f.db
-	f.mu.RUnlock()
+	return t, fn
+}
 
-	tx := &txn{Txn: db.Txn(true), index: l.Index}
-	err := fn(f, tx, l.Data[1:])
+// publish commits tx (if any) and records the index of the last applied entry in one
+// critical section, so a reader's transaction and index always agree, then wakes the
+// watchers.
+func (f *FSM) publish(tx *memdb.Txn, index uint64) {
 	f.mu.Lock()
-	if err != nil {
-		tx.Abort()
-		f.logger.Warn("command rejected", "type", t, "index", l.Index, "err", err)
-	} else {
+	if tx != nil {
 		tx.Commit()
 	}
-	f.index = l.Index
+	f.index = index
 	close(f.notify)
 	f.notify = make(chan struct{})
 	f.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return nil
 }
 
 // read returns a consistent read transaction together with the index it reflects.

@@ -157,6 +157,11 @@ func Open(cfg Config) (*Store, error) {
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = hlog
 	rc.NotifyCh = s.notifyCh
+	// Concurrent proposals are group-committed by the leader loop (one disk write and
+	// one AppendEntries for up to MaxAppendEntries of them); a buffered apply channel
+	// lets them queue while the previous group is written, and the FSM applies each
+	// group in one transaction (FSM.ApplyBatch).
+	rc.BatchApplyCh = true
 	setIf(&rc.HeartbeatTimeout, cfg.HeartbeatTimeout)
 	setIf(&rc.ElectionTimeout, cfg.ElectionTimeout)
 	setIf(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
