@@ -28,6 +28,7 @@ package apply
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/keelson/keelson/api"
 )
@@ -140,7 +141,7 @@ func shareSpec(st State, p *api.PodRecord, seen map[specKey]*api.PodRecord) erro
 	}
 	k := specKey{p.Owner, p.SpecHash}
 	if other, ok := seen[k]; ok {
-		p.Spec = other.Spec
+		share(p, other)
 		return nil
 	}
 	if p.Owner != "" {
@@ -149,11 +150,24 @@ func shareSpec(st State, p *api.PodRecord, seen map[specKey]*api.PodRecord) erro
 			return fmt.Errorf("read pods of %s: %w", p.Owner, err)
 		}
 		if other != nil {
-			p.Spec = other.Spec
+			share(p, other)
 		}
 	}
 	seen[k] = p
 	return nil
+}
+
+// share gives p other's spec, and other's label and annotation maps when they are
+// equal (they come from the same template; a decoded record has maps of its own, one
+// small map per pod otherwise).
+func share(p, other *api.PodRecord) {
+	p.Spec = other.Spec
+	if len(p.Labels) > 0 && maps.Equal(p.Labels, other.Labels) {
+		p.Labels = other.Labels
+	}
+	if len(p.Annotations) > 0 && maps.Equal(p.Annotations, other.Annotations) {
+		p.Annotations = other.Annotations
+	}
 }
 
 func deletePods(st State, uids []string) error {

@@ -66,6 +66,8 @@ func (f *FSM) applyChanges(tx *txn, body []byte) error {
 	if req.SpecsOnce {
 		fillSpecs(c.UpsertPods)
 	}
+	internPods(c.UpsertPods)
+	internReports(c.SetPodStatus)
 	if req.ObjectStatusSet && c.ObjectStatus == nil {
 		c.ObjectStatus = []api.ObjectStatus{}
 	}
@@ -78,6 +80,7 @@ func (f *FSM) applyChanges(tx *txn, body []byte) error {
 
 func (f *FSM) applyReportPodStatus(tx *txn, body []byte) error {
 	req := decode[ReportPodStatusRequest](ReportPodStatusType, body)
+	internReports(req.Reports)
 	st := f.txState(tx)
 	if err := apply.StatusReports(st, req.Reports); err != nil {
 		return err

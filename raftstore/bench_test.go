@@ -61,11 +61,13 @@ func benchLeader(tb testing.TB, stores []*Store) *Store {
 }
 
 // BenchmarkApply measures committed pod changes per second on 3 servers over loopback
-// TCP with fsync on, one raft entry per op, with 1 or 1,000 pods per entry.
+// TCP with fsync on, one raft entry per op, with 1 to 1,000 pods per entry and 1 or 64
+// concurrent writers (whose entries raft group-commits). The pods are replicas of one
+// template, as the reconciler writes them (owner and spec hash set).
 func BenchmarkApply(b *testing.B) {
 	for _, tc := range []struct {
 		perEntry, writers int
-	}{{1, 1}, {1, 64}, {100, 1}, {1000, 1}} {
+	}{{1, 1}, {1, 64}, {100, 1}, {1000, 1}, {100, 64}} {
 		b.Run(fmt.Sprintf("pods-per-entry=%d/writers=%d", tc.perEntry, tc.writers), func(b *testing.B) {
 			stores := tcpCluster(b, b.TempDir(), 3, false)
 			l := benchLeader(b, stores)
@@ -73,7 +75,9 @@ func BenchmarkApply(b *testing.B) {
 			batch := func() api.Changes {
 				var c api.Changes
 				for range tc.perEntry {
-					c.UpsertPods = append(c.UpsertPods, pod(fmt.Sprint(seq.Add(1)), "n1"))
+					p := pod(fmt.Sprint(seq.Add(1)), "n1")
+					p.SpecHash = "h1"
+					c.UpsertPods = append(c.UpsertPods, p)
 				}
 				return c
 			}

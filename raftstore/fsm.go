@@ -54,6 +54,8 @@ type FSM struct {
 	logger    *slog.Logger
 	maxEvents int
 
+	snaps     *snapshotTrigger // nil: snapshots by raft's own triggers only
+
 	mu     sync.RWMutex // guards db (swapped by Restore), index and notify
 	db     *memdb.MemDB
 	index  uint64        // raft index of the last applied entry
@@ -91,6 +93,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 
 	tx := &txn{Txn: db.Txn(true), index: l.Index}
 	err := fn(f, tx, l.Data[1:])
+	f.snaps.applied(len(l.Data))
 	if err != nil {
 		tx.Abort()
 		f.logger.Warn("command rejected", "type", t, "index", l.Index, "err", err)
@@ -118,6 +121,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.RUnlock()
 	tx := db.Txn(true)
 	var last uint64
+	bytes := 0
 	for _, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue // configuration changes are raft's own; Apply never saw them either
@@ -128,12 +132,14 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			return f.applyEach(logs)
 		}
 		last = l.Index
+		bytes += len(l.Data)
 	}
 	if last == 0 {
 		tx.Abort()
 		return resp
 	}
 	f.publish(tx, last)
+	f.snaps.applied(bytes)
 	return resp
 }
 

@@ -90,6 +90,7 @@ func (s *State) Hash() string {
 // Persist can run concurrently with new applies.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	tx, idx := f.read()
+	f.snaps.taken()
 	return &fsmSnapshot{tx: tx, index: idx}, nil
 }
 

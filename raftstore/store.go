@@ -62,6 +62,11 @@ type Config struct {
 	// RaftLogLevel is the level of hashicorp/raft's own log lines (default Info).
 	RaftLogLevel slog.Level
 
+	// Log compaction (compaction.go): a snapshot after SnapshotBytes of applied
+	// entries (default DefaultSnapshotBytes; < 0 off), after SnapshotThreshold entries
+	// (default DefaultSnapshotThreshold) or every SnapshotInterval (raft's default);
+	// TrailingLogs entries stay after a snapshot (default DefaultTrailingLogs).
+	SnapshotBytes     int64
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
@@ -116,6 +121,12 @@ func Open(cfg Config) (*Store, error) {
 		id: cfg.ID, logger: logger, fsm: NewFSM(logger, cfg.MaxEvents),
 		notifyCh: make(chan bool, 16), done: make(chan struct{}), leaderChanged: make(chan struct{}),
 	}
+	switch {
+	case cfg.SnapshotBytes == 0:
+		s.fsm.snaps = newSnapshotTrigger(DefaultSnapshotBytes)
+	case cfg.SnapshotBytes > 0:
+		s.fsm.snaps = newSnapshotTrigger(cfg.SnapshotBytes)
+	}
 	var (
 		logs   raft.LogStore
 		stable raft.StableStore
@@ -166,6 +177,7 @@ func Open(cfg Config) (*Store, error) {
 	setIf(&rc.ElectionTimeout, cfg.ElectionTimeout)
 	setIf(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
 	setIf(&rc.CommitTimeout, cfg.CommitTimeout)
+	rc.SnapshotThreshold, rc.TrailingLogs = DefaultSnapshotThreshold, DefaultTrailingLogs
 	setIf(&rc.SnapshotInterval, cfg.SnapshotInterval)
 	setIf(&rc.SnapshotThreshold, cfg.SnapshotThreshold)
 	setIf(&rc.TrailingLogs, cfg.TrailingLogs)
@@ -186,6 +198,10 @@ func Open(cfg Config) (*Store, error) {
 	s.raft = r
 	s.wg.Add(1)
 	go s.watchLeadership()
+	if s.fsm.snaps != nil {
+		s.wg.Add(1)
+		go s.compact(s.fsm.snaps)
+	}
 	return s, nil
 }
 
