@@ -54,7 +54,7 @@ type FSM struct {
 	logger    *slog.Logger
 	maxEvents int
 
-	snaps     *snapshotTrigger // nil: snapshots by raft's own triggers only
+	snaps *snapshotTrigger // nil: snapshots by raft's own triggers only
 
 	mu     sync.RWMutex // guards db (swapped by Restore), index and notify
 	db     *memdb.MemDB
