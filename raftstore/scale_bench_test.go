@@ -28,7 +28,10 @@ const (
 // as the product writes it: node registrations, reconciler batches of new pods (as
 // Plan makes them: one spec per template, labels shared, the commit), the placements,
 // then agent status reports saying Running with one container each.
-func scaleCommands(tb testing.TB) [][]byte {
+//
+// With direct set it writes the same final state in fewer entries: each pod once,
+// placed and Running (a new UID is stored with the status it carries).
+func scaleCommands(tb testing.TB, direct bool) [][]byte {
 	tb.Helper()
 	var cmds []Command
 	for n := range scaleNodes {
@@ -50,6 +53,16 @@ func scaleCommands(tb testing.TB) [][]byte {
 	commit := "3f786850e387550fdab836ed7e6dc881de23001b"
 	uid := func(i int) string { return fmt.Sprintf("6d3c1f0e-%04x-4a5b-9c8d-%012x", i%0xffff, i) }
 	podNode := func(i int) string { return fmt.Sprintf("node-%05d", i%scaleNodes) }
+	status := func(i int) api.PodStatus {
+		return api.PodStatus{
+			Phase: corev1.PodRunning, Ready: true, PodIP: fmt.Sprintf("10.%d.%d.%d", 2+i/65536, i/256%256, i%256),
+			StartedAt: t0.Add(time.Second), ObservedAt: t0.Add(2 * time.Second),
+			Containers: []api.ContainerStatus{{
+				Name: "web", Image: fmt.Sprintf("registry.local:5000/app%02d:v1", i%scaleOwners),
+				ContainerID: uid(i) + "_web_0", State: api.ContainerRunning, StartedAt: t0.Add(time.Second), Ready: true,
+			}},
+		}
+	}
 	var created, placed []api.PodRecord
 	for i := range scalePods {
 		o := i % scaleOwners
@@ -61,7 +74,15 @@ func scaleCommands(tb testing.TB) [][]byte {
 		}
 		created = append(created, p)
 		p.Node = podNode(i)
+		if direct {
+			p.Status = status(i)
+			created = nil
+		}
 		placed = append(placed, p)
+		if direct && len(placed) == scaleBatchPods {
+			cmds = append(cmds, ApplyChangesCmd(api.Changes{UpsertPods: placed}))
+			placed = nil
+		}
 		if len(created) == scaleBatchPods {
 			cmds = append(cmds, ApplyChangesCmd(api.Changes{UpsertPods: created}), ApplyChangesCmd(api.Changes{UpsertPods: placed}))
 			created, placed = nil, nil
@@ -69,14 +90,10 @@ func scaleCommands(tb testing.TB) [][]byte {
 	}
 	var reports []api.PodStatusReport
 	for i := range scalePods {
-		reports = append(reports, api.PodStatusReport{UID: uid(i), Node: podNode(i), Status: api.PodStatus{
-			Phase: corev1.PodRunning, Ready: true, PodIP: fmt.Sprintf("10.%d.%d.%d", 2+i/65536, i/256%256, i%256),
-			StartedAt: t0.Add(time.Second), ObservedAt: t0.Add(2 * time.Second),
-			Containers: []api.ContainerStatus{{
-				Name: "web", Image: fmt.Sprintf("registry.local:5000/app%02d:v1", i%scaleOwners),
-				ContainerID: uid(i) + "_web_0", State: api.ContainerRunning, StartedAt: t0.Add(time.Second), Ready: true,
-			}},
-		}})
+		if direct {
+			break
+		}
+		reports = append(reports, api.PodStatusReport{UID: uid(i), Node: podNode(i), Status: status(i)})
 		if len(reports) == scaleBatchPods {
 			cmds = append(cmds, ReportPodStatusCmd(reports))
 			reports = nil
@@ -120,7 +137,7 @@ func liveHeap() uint64 {
 // themselves not counted): the FSM's share of the per-server heap in
 // BenchmarkScheduleAtScale.
 func BenchmarkReplicaHeap100kPods(b *testing.B) {
-	entries := scaleCommands(b)
+	entries := scaleCommands(b, false)
 	b.ResetTimer()
 	var per uint64
 	for b.Loop() {
