@@ -172,4 +172,3 @@ func snapshotSize(tb testing.TB, dataDir string) int64 {
 	}
 	return list[0].Size
 }
-
