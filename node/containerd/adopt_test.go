@@ -148,4 +148,3 @@ func (c *staticCP) latest() (api.PodStatusReport, bool) {
 	}
 	return c.reports[len(c.reports)-1], true
 }
-
