@@ -104,3 +104,23 @@ func (w *podWorker) killForNewSandbox(ctx context.Context, why string) error {
 	}
 	return nil
 }
+
+// adoptSandbox takes over the sandbox a previous agent made for containers that are
+// still there, instead of asking CreateSandbox for one. CreateSandbox replaces a
+// namespace that is gone with a new one, so the adopted containers would keep running
+// in the dead one, unreachable, while every later check found the new one healthy.
+// Here the first checkSandbox runs at once (after adoptContainers) and, when the
+// adopted sandbox is broken or has no record at all, heals the pod as for any
+// SandboxChanged: the adopted containers are killed, the sandbox is made again.
+func (w *podWorker) adoptSandbox() {
+	sb := Sandbox{PodUID: w.uid} // no record: SandboxHealthy says so and the pod is healed
+	if w.adopt.sandbox != nil {
+		sb = *w.adopt.sandbox
+	}
+	w.sandbox = &sb
+	w.startedAt = sb.CreatedAt
+	if w.startedAt.IsZero() {
+		w.startedAt = w.deps.Clock.Now()
+	}
+	w.sandboxAt = time.Time{}
+}

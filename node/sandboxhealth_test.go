@@ -74,3 +74,45 @@ func TestBrokenSandboxIsRecreated(t *testing.T) {
 		t.Errorf("%d containers in the runtime, want the 3 new attempts (old ones removed)", n)
 	}
 }
+
+// TestAdoptedBrokenSandboxIsRecreated: the pod's network was destroyed while no agent
+// ran (its netns removed, as after `ip netns del` or a reboot that kept containerd's
+// state). The restarted agent must not adopt the containers into the dead sandbox (a
+// new namespace at the same path would look healthy forever): it kills them and makes
+// the sandbox and the containers again, once.
+func TestAdoptedBrokenSandboxIsRecreated(t *testing.T) {
+	rt, cp := nodetest.NewFakeRuntime(), newFakeCP("10.244.1.0/24")
+	cfg := testConfig(t, rt, cp)
+	_, stop := runAgent(t, cfg)
+	cp.setPod(pod("u1", ctr("app")))
+	cp.setPod(pod("ok", ctr("app")))
+	waitStatus(t, cp, "u1", "Running", running)
+	waitStatus(t, cp, "ok", "Running", running)
+	stop()
+
+	if err := rt.RemoveNetNS("u1"); err != nil {
+		t.Fatal(err)
+	}
+	cp.forget()
+	before := rt.Stats()
+	runAgent(t, cfg) // same runtime, same data dir
+	r := waitStatus(t, cp, "u1", "Running again in a new sandbox", func(r api.PodStatusReport) bool {
+		return running(r) && r.Status.Containers[0].RestartCount == 1
+	})
+	if c := r.Status.Containers[0]; c.ContainerID != nodetest.FakeContainerID("u1", "app", 1) {
+		t.Errorf("u1's container after the restart: %+v; want attempt 1", c)
+	}
+	if c := waitStatus(t, cp, "ok", "Running", running).Status.Containers[0]; c.RestartCount != 0 {
+		t.Errorf("the pod with a healthy sandbox was restarted: %+v", c)
+	}
+	s := rt.Stats()
+	if n, m := s.SandboxesCreated-before.SandboxesCreated, s.SandboxesRemoved-before.SandboxesRemoved; n != 1 || m != 1 {
+		t.Errorf("%d sandboxes made and %d removed after the restart, want 1 and 1 (u1's only)", n, m)
+	}
+	if n := s.ContainersCreated - before.ContainersCreated; n != 1 {
+		t.Errorf("%d containers created after the restart, want 1 (u1's next attempt)", n)
+	}
+	if n := len(podContainers(t, rt, "u1")); n != 1 {
+		t.Errorf("u1 has %d containers, want the new attempt only", n)
+	}
+}

@@ -58,6 +58,9 @@ func (w *podWorker) syncRun(ctx context.Context) time.Duration {
 		}
 		w.validated = true
 	}
+	if w.sandbox == nil && w.adopt != nil && len(w.adopt.containers) > 0 {
+		w.adoptSandbox()
+	}
 	if w.sandbox == nil {
 		if w.env.podCIDR == "" {
 			w.waitReason, w.waitMessage = "WaitingForPodCIDR", "the node has no pod CIDR yet"

@@ -13,6 +13,7 @@ import (
 // newDevCmd builds `keelson dev`, what `make run` calls.
 func newDevCmd() *cobra.Command {
 	var o devcluster.Options
+	var reaper bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run an all-in-one cluster on this machine, serving manifests-example from a local Git repo",
@@ -29,6 +30,9 @@ func newDevCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()
+			if reaper {
+				return devcluster.Reap(ctx, o, os.Stdin)
+			}
 			return devcluster.Run(ctx, o)
 		},
 	}
@@ -38,5 +42,8 @@ func newDevCmd() *cobra.Command {
 	fl.StringVar(&o.Registry, "registry", "127.0.0.1:5000", "local registry address (plain HTTP)")
 	fl.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:7480", "server API address")
 	fl.StringVar(&o.Containerd, "containerd", "", "containerd socket (default: the system one if it answers, else a private one)")
+	// dev starts itself with --reaper to clean up after it if it is SIGKILLed.
+	fl.BoolVar(&reaper, "reaper", false, "internal: wait for stdin to close, then remove what a killed dev left in --dir")
+	_ = fl.MarkHidden("reaper")
 	return cmd
 }

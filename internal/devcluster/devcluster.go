@@ -111,19 +111,28 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
-	var stack cleanup
-	defer stack.run(o.Out)
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", args...) }
 
-	sock := o.Containerd
+	sock, private := o.Containerd, false
 	if sock == "" && devenv.ContainerdAnswers(systemContainerd) {
 		sock = systemContainerd
 	}
 	if sock == "" {
-		// Unix socket paths are limited to 107 bytes: keep the daemon's dir short.
-		dir := filepath.Join("/run", "keelson-dev")
-		say("starting a private containerd (%s)", dir)
-		s, stop, err := devenv.StartContainerd(dir)
+		sock, private = privateContainerdSock(), true
+	}
+	// Every child is bound to dev (Pdeathsig); what outlives them if dev is SIGKILLed
+	// (the shims, the pods' network, the proxy's table) is the reaper's job.
+	rp, err := startReaper(o, sock)
+	if err != nil {
+		return err
+	}
+	defer rp.release() // after the stack below: everything is stopped by then
+	var stack cleanup
+	defer stack.run(o.Out)
+
+	if private {
+		say("starting a private containerd (%s)", privateContainerdDir)
+		s, stop, err := devenv.StartContainerd(privateContainerdDir)
 		if err != nil {
 			return fmt.Errorf("containerd: %w", err)
 		}
@@ -131,6 +140,11 @@ func Run(ctx context.Context, o Options) error {
 		stack.push("containerd", stop)
 	} else {
 		say("using containerd at %s", sock)
+	}
+	// A dev that was SIGKILLed (and whose reaper could not finish) leaves its pods'
+	// containers, network and proxy table: start from a clean node.
+	if err := removeLeftovers(ctx, sock, o.Dir); err != nil {
+		return fmt.Errorf("remove what a previous run left: %w", err)
 	}
 
 	if devenv.RegistryAnswers(o.Registry) {

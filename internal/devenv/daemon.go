@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -23,31 +22,15 @@ type daemon struct {
 	exited chan struct{}
 }
 
-// startDaemon starts name with args. The child gets SIGKILL if the test process dies
-// (Pdeathsig), so a crashed test run or dev session leaves no daemon behind. Pdeathsig fires when the
-// forking *thread* exits, and Go ends threads (a goroutine that exits while locked to
-// its thread, as the runtime's netns code does), so the fork happens on a goroutine
-// locked to its thread that lives until the daemon exits.
+// startDaemon starts name with args, bound to this process (startBound): a crashed
+// test run or dev session leaves no daemon behind.
 func startDaemon(name string, args ...string) (*daemon, error) {
 	cmd := exec.Command(name, args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	d := &daemon{cmd: cmd, out: out, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- fmt.Errorf("start %s: %w", name, err)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(d.exited)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
+	if err := startBound(cmd, func(error) { close(d.exited) }); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	return d, nil
 }

@@ -45,22 +45,21 @@ func (p *Proc) Start() error {
 	cmd := exec.Command(p.Bin, p.Args...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// Own process group, so a kill reaches only this process and not the test.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("start %s: %w", p.Name, err)
-	}
 	done := make(chan struct{})
-	p.cmd, p.done, p.err = cmd, done, nil
-	go func() {
-		err := cmd.Wait()
+	// Bound to this process (startBound): a server or agent never outlives the test
+	// or the `keelson dev` that started it, even when that one is SIGKILLed.
+	err = startBound(cmd, func(err error) {
 		f.Close()
 		p.mu.Lock()
 		p.err = err
 		p.mu.Unlock()
 		close(done)
-	}()
+	})
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	p.cmd, p.done, p.err = cmd, done, nil
 	return nil
 }
 

@@ -32,6 +32,7 @@ type FakeRuntime struct {
 	pullFail   map[string]error
 	sandboxes  map[string]*node.Sandbox // by pod UID
 	broken     map[string]string        // pod UID -> why its sandbox is broken (BreakSandbox)
+	netnsGone  map[string]bool          // pod UIDs whose namespace is gone (RemoveNetNS)
 	usedIPs    map[string]string        // IP -> pod UID
 	containers map[string]*fakeContainer
 	scripts    map[string]ContainerScript // by container name (spec name)
@@ -107,6 +108,7 @@ func NewFakeRuntime() *FakeRuntime {
 		pullFail:   map[string]error{},
 		sandboxes:  map[string]*node.Sandbox{},
 		broken:     map[string]string{},
+		netnsGone:  map[string]bool{},
 		usedIPs:    map[string]string{},
 		containers: map[string]*fakeContainer{},
 		scripts:    map[string]ContainerScript{},
@@ -215,7 +217,15 @@ func (f *FakeRuntime) EnsureImage(ctx context.Context, ref, policy string) (stri
 func (f *FakeRuntime) CreateSandbox(ctx context.Context, cfg node.SandboxConfig) (node.Sandbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if sb, ok := f.sandboxes[cfg.PodUID]; ok {
+	if sb, ok := f.sandboxes[cfg.PodUID]; ok && !f.netnsGone[cfg.PodUID] {
+		return *sb, nil
+	} else if ok {
+		// As the containerd runtime does: a sandbox whose namespace is gone is made
+		// again (same address) while its containers stay in the dead namespace.
+		delete(f.broken, cfg.PodUID)
+		delete(f.netnsGone, cfg.PodUID)
+		sb.CreatedAt = time.Now()
+		f.stats.SandboxesCreated++
 		return *sb, nil
 	}
 	ip := "127.0.0.1"
@@ -265,6 +275,7 @@ func (f *FakeRuntime) RemoveSandbox(ctx context.Context, podUID string) error {
 	}
 	delete(f.sandboxes, podUID)
 	delete(f.broken, podUID)
+	delete(f.netnsGone, podUID)
 	f.stats.SandboxesRemoved++
 	return nil
 }
@@ -279,6 +290,19 @@ func (f *FakeRuntime) BreakSandbox(podUID, why string) error {
 		return fmt.Errorf("break sandbox of %s: %w", podUID, node.ErrNotFound)
 	}
 	f.broken[podUID] = why
+	return nil
+}
+
+// RemoveNetNS is BreakSandbox for a removed network namespace (`ip netns del`, a
+// reboot): unlike other breakage, CreateSandbox then makes the sandbox again instead of
+// returning it, and the pod's containers stay behind in the dead namespace.
+func (f *FakeRuntime) RemoveNetNS(podUID string) error {
+	if err := f.BreakSandbox(podUID, "network namespace /var/run/netns/fake-"+podUID+" is gone"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.netnsGone[podUID] = true
 	return nil
 }
 

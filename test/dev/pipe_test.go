@@ -70,9 +70,9 @@ func TestDevStopsWhenItsOutputIsGone(t *testing.T) {
 	case <-time.After(5 * time.Minute):
 		t.Fatal("keelson dev did not report the cluster running within 5 minutes")
 	}
-	if left := childrenOf(clusterDir); len(left) == 0 {
-		t.Fatal("found no server or agent process of dev: the check below would prove nothing")
-	}
+	// Every process of the cluster: dev, server, agent, reaper, containerd, the
+	// containers' shims and the containers themselves.
+	before := clusterProcs(t, clusterDir)
 	r.Close() // tee exits on Ctrl-C before dev does
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,10 @@ func TestDevStopsWhenItsOutputIsGone(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("keelson dev did not stop within 90 s of Ctrl-C")
 	}
-	testenv.Eventually(t, 10*time.Second, "no process of dev's cluster left", func() bool { return len(childrenOf(clusterDir)) == 0 })
+	testenv.PollDetail(t, 30*time.Second, 100*time.Millisecond, "no process of dev's cluster left", func() (bool, string) {
+		left := survivors(before)
+		return len(left) == 0, describe(left)
+	})
 	if devenv.ContainerdAnswers("/run/keelson-dev/containerd.sock") {
 		t.Error("dev's private containerd still answers after dev stopped")
 	}
@@ -97,8 +100,9 @@ func TestDevStopsWhenItsOutputIsGone(t *testing.T) {
 	}
 }
 
-// childrenOf lists the pids of processes whose command line names dir (dev's server
-// and agent get data dirs below it).
+// childrenOf lists the pids of processes whose command line names dir (dev's server,
+// agent and reaper get it or data dirs below it) or dev's containerd directory (its
+// daemon and shims).
 func childrenOf(dir string) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
@@ -115,7 +119,7 @@ func childrenOf(dir string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), dir) {
+		if err == nil && (strings.Contains(string(b), dir) || strings.Contains(string(b), privateDir+"/")) {
 			pids = append(pids, pid)
 		}
 	}
