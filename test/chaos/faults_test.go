@@ -40,11 +40,13 @@ var faultKinds = []faultKind{leaderKill, followerKill, lostDataDir, symPartition
 
 // fault is one drawn fault: what it did (for the log) and how to undo it.
 type fault struct {
-	kind  faultKind
-	what  string
-	hold  time.Duration // how long the fault lasts before heal (the schedule, not a wait for state)
-	heal  func() error
-	clear bool // true when the fault heals itself (the agent repairs drift)
+	kind faultKind
+	what string
+	hold time.Duration // how long the fault lasts before heal (the schedule, not a wait for state)
+	heal func() error
+	// deposed is the leader a minority partition cut off: the majority must elect
+	// another one while the fault lasts (proof that the partition is real).
+	deposed *server
 }
 
 // inject draws the parameters of kind from rng and applies the fault.
@@ -82,6 +84,7 @@ func (c *cluster) inject(ctx context.Context, rng *rand.Rand, kind faultKind) (*
 				return nil, err
 			}
 			minority = []*server{l}
+			f.deposed = l
 		} else {
 			minority = []*server{c.servers[pick(len(c.servers))]}
 		}
@@ -152,13 +155,13 @@ func (c *cluster) inject(ctx context.Context, rng *rand.Rand, kind faultKind) (*
 		f.heal = c.net.heal
 	case nftDrift:
 		a := c.agents[pick(len(c.agents))]
-		f.what, f.hold, f.clear = a.Name, 0, true
+		f.what, f.hold = a.Name, 0
 		if err := nftIn(a.host, "delete", "table", "ip", a.spec.ProxyTable); err != nil {
 			return nil, err
 		}
 	case routeDrift:
 		a := c.agents[pick(len(c.agents))]
-		f.what, f.hold, f.clear = a.Name, 0, true
+		f.what, f.hold = a.Name, 0
 		routes, err := hostGWRoutes(a.host)
 		if err != nil {
 			return nil, err
