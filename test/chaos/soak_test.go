@@ -80,7 +80,15 @@ func soak(t *testing.T, nServers, nAgents int, seedOffset int64, share func(tota
 
 	c := startCluster(t, env, nServers, nAgents, rec)
 	obs := startObservers(c, c.pusher, rec)
-	defer obs.close()
+	checked := false
+	t.Cleanup(func() { // a failed run's history is checked too: it may say why
+		if !checked {
+			obs.close()
+			for _, v := range rec.Check(2 * time.Minute).Violations {
+				t.Errorf("history violation: %s", v)
+			}
+		}
+	})
 
 	tl := tally{faults: map[faultKind]int{}}
 	tl.first = c.waitConverged(t, "the first deployment")
@@ -99,6 +107,7 @@ func soak(t *testing.T, nServers, nAgents int, seedOffset int64, share func(tota
 	_, _, pushes := c.pusher.current()
 	tl.pushes = pushes
 	res := rec.Check(2 * time.Minute)
+	checked = true
 	t.Log("\n" + tl.table(nServers, nAgents, seed, reads, res))
 	for _, v := range res.Violations {
 		t.Errorf("history violation: %s", v)
