@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin/keelson
 
-.PHONY: build deps lint test test-unit run bench clean
+.PHONY: build deps lint test test-unit run bench soak clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/keelson
@@ -33,6 +33,16 @@ run: deps build
 
 bench: deps build
 	KEELSON_BIN=$(CURDIR)/$(BIN) scripts/bench.sh
+
+# The chaos soak (test/chaos): SOAK_CYCLES fault cycles over a 3-server and a 5-server
+# cluster (3/4 and 1/4 of them) with a fresh seed; prints the table. A failing seed is
+# printed: rerun it with `make soak SOAK_SEED=N`.
+SOAK_CYCLES ?= 100
+SOAK_SEED   ?= $(shell date +%s)
+soak: deps build
+	KEELSON_BIN=$(CURDIR)/$(BIN) KEELSON_CHAOS_CYCLES=$(SOAK_CYCLES) KEELSON_CHAOS_SEED=$(SOAK_SEED) \
+	  $(GO) test -count=1 -v -timeout 40m -run 'TestChaos' ./test/chaos/; \
+	  rc=$$?; scripts/cleanup-test.sh; exit $$rc
 
 clean:
 	rm -rf bin

@@ -3,7 +3,7 @@
 # its own cleanup ran: processes, network namespaces, links, nftables tables, mounts
 # and directories created by Keelson's tests. Tests clean up after themselves; this is
 # the safety net `make test` runs afterwards, whatever the outcome. It touches only
-# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kls_*, kt*, kp*, hg*), never the dev
+# names the tests use (keelson-test-*, keelson-e2e-*, kls-*, kls_*, kt*, kp*, hg*, kchaos*), never the dev
 # cluster (keelson-dev, keelson0).
 set -u
 [[ $(id -u) -eq 0 ]] || exit 0
@@ -14,10 +14,10 @@ for pat in '/run/keelson-test-' '/run/keelson-e2e-' '/run/keelson-mn-' '/run/kee
 done
 
 # Network namespaces and links made by tests.
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(kls-|kt-|kp[0-9a-f]{6}|hg[0-9a-f]{6}|keelson-test)'); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^(kls-|kt-|kp[0-9a-f]{6}|hg[0-9a-f]{6}|keelson-test|kchaos-)'); do
   ip netns del "$ns" 2>/dev/null || true
 done
-for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(kls-|kt[0-9a-f]{8}$)'); do
+for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(kls-|kt[0-9a-f]{8}$|kchaos0$|kc[0-9a-f]{6}[sn][0-9]$)'); do
   ip link del "$l" 2>/dev/null || true
 done
 

@@ -30,6 +30,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET "+api.PathEvents, authRead, s.handleEvents)
 	handle("GET "+api.PathEndpoints, authRead, s.handleEndpoints)
 	handle("GET "+api.PathConfig, authRead, s.handleConfig)
+	handle("GET "+api.PathStateHash, authRead, s.handleStateHash)
 	handle("GET "+api.PathLogs+"{namespace}/{pod}", authRead, s.handleLogs)
 	s.mountKubeAPI(handle) // kubectl and client-go: /api, /apis, /version (server/kubeapi)
 

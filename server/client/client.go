@@ -330,3 +330,11 @@ func (c *Client) Leave(ctx context.Context, id string) error {
 	_, err := c.call(ctx, http.MethodPost, api.PathServerLeave, nil, api.ServerJoin{ID: id}, nil)
 	return err
 }
+
+// StateHash asks the first server that answers for its own replica's state hash and
+// applied index (give the client one server URL to ask a particular replica).
+func (c *Client) StateHash(ctx context.Context) (api.StateHash, error) {
+	var out api.StateHash
+	_, err := c.call(ctx, http.MethodGet, api.PathStateHash, nil, nil, &out)
+	return out, err
+}
