@@ -158,7 +158,7 @@ func startCluster(t *testing.T, env *harness.Env, nServers, nAgents int, rec *mo
 // cluster; every other start joins through the other servers with the server token
 // (a server that kept its data dir just rejoins as the member it is).
 func (c *cluster) startServer(s *server, bootstrap bool) error {
-	args := []string{"--net=" + netnsPath(s.NetNS), c.env.Bin, "server", "--id", s.Name,
+	args := []string{"--net=" + harness.NetNSPath(s.NetNS), c.env.Bin, "server", "--id", s.Name,
 		"--data-dir", s.dataDir,
 		"--http-addr", net.JoinHostPort(s.Addr, "7480"), "--raft-addr", net.JoinHostPort(s.Addr, "7481"),
 		"--repo", c.repo.Bare, "--poll-interval", "1s",
@@ -195,7 +195,7 @@ func (c *cluster) startAgent(a *agent) error {
 	fmt.Sscanf(a.Name, "n%d", &i)
 	if a.proc == nil {
 		a.proc = &devenv.Proc{Name: "agent " + a.Name, Bin: "nsenter", LogPath: filepath.Join(c.dir, "logs", a.Name+".log"), Args: []string{
-			"--net=" + netnsPath(a.NetNS), c.env.Bin, "agent", "--name", a.Name,
+			"--net=" + harness.NetNSPath(a.NetNS), c.env.Bin, "agent", "--name", a.Name,
 			"--server", strings.Join(urls, ","), "--token-file", c.creds.NodeTokenFile(),
 			"--address", a.Addr, "--listen", net.JoinHostPort(a.Addr, "7482"),
 			"--data-dir", filepath.Join(c.dir, a.Name),

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"github.com/keelson/keelson/test/harness"
 	"math/rand"
 	"net"
 	"os"
@@ -171,7 +172,7 @@ func (c *cluster) inject(ctx context.Context, rng *rand.Rand, kind faultKind) (*
 		}
 		r := routes[pick(len(routes))]
 		f.what += " " + r
-		if err := ip(append([]string{"-n", a.NetNS, "route", "del"}, strings.Fields(r)...)...); err != nil {
+		if err := harness.IP(append([]string{"-n", a.NetNS, "route", "del"}, strings.Fields(r)...)...); err != nil {
 			return nil, err
 		}
 	default:

@@ -65,14 +65,14 @@ func runHelper(args []string) int {
 // its namespace (nsenter --net keeps the root mount namespace, where the pods' netns
 // bind mounts are).
 func removePods(ctx context.Context, a *agent) error {
-	if !netnsExists(a.NetNS) {
+	if !harness.NetNSExists(a.NetNS) {
 		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath(a.NetNS), self, "removepods", a.spec.Containerd, a.spec.Namespace, a.spec.StateDir)
+	cmd := exec.CommandContext(ctx, "nsenter", "--net="+harness.NetNSPath(a.NetNS), self, "removepods", a.spec.Containerd, a.spec.Namespace, a.spec.StateDir)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%w: %s", err, out)

@@ -5,8 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keelson/keelson/test/harness"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,8 +34,6 @@ type host struct {
 	veth  string // its veth's end on the bridge
 }
 
-func netnsPath(name string) string { return filepath.Join("/run/netns", name) }
-
 // network is the bridge and the hosts on it.
 type network struct {
 	id    string
@@ -51,8 +49,8 @@ func newNetwork(t *testing.T) *network {
 		t.Fatal(err)
 	}
 	nw := &network{id: hex.EncodeToString(b)}
-	if linkExists(bridgeName) {
-		_ = ip("link", "del", bridgeName)
+	if harness.LinkExists(bridgeName) {
+		_ = harness.IP("link", "del", bridgeName)
 	}
 	t.Cleanup(func() {
 		if err := nw.delete(); err != nil {
@@ -64,7 +62,7 @@ func newNetwork(t *testing.T) *network {
 		{"addr", "add", bridgeAddr + "/24", "dev", bridgeName},
 		{"link", "set", bridgeName, "up"},
 	} {
-		if err := ip(args...); err != nil {
+		if err := harness.IP(args...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +83,7 @@ func (nw *network) addHost(t *testing.T, name string, octet int) *host {
 		{"-n", h.NetNS, "link", "set", "eth0", "up"},
 		{"-n", h.NetNS, "route", "add", "default", "via", gateway},
 	} {
-		if err := ip(args...); err != nil {
+		if err := harness.IP(args...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,14 +95,14 @@ func (nw *network) addHost(t *testing.T, name string, octet int) *host {
 func (nw *network) delete() error {
 	var errs []error
 	for _, h := range nw.hosts {
-		if netnsExists(h.NetNS) {
-			if err := ip("netns", "del", h.NetNS); err != nil {
+		if harness.NetNSExists(h.NetNS) {
+			if err := harness.IP("netns", "del", h.NetNS); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	if linkExists(bridgeName) {
-		if err := ip("link", "del", bridgeName); err != nil {
+	if harness.LinkExists(bridgeName) {
+		if err := harness.IP("link", "del", bridgeName); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -157,28 +155,6 @@ func nftIn(h *host, args ...string) error {
 	full := append([]string{"netns", "exec", h.NetNS, "nft"}, args...)
 	if out, err := exec.Command("ip", full...).CombinedOutput(); err != nil {
 		return fmt.Errorf("nft %s in %s: %w: %s", strings.Join(args, " "), h.Name, err, out)
-	}
-	return nil
-}
-
-func netnsExists(name string) bool {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-			return true
-		}
-	}
-	return false
-}
-
-func linkExists(name string) bool { return exec.Command("ip", "link", "show", name).Run() == nil }
-
-func ip(args ...string) error {
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func startCluster(t *testing.T, env *harness.Env) *cluster {
 	})
 
 	c.server = &devenv.Proc{Name: "server", Bin: "nsenter", LogPath: filepath.Join(dir, "logs", "server.log"), Args: []string{
-		"--net=" + netnsPath(c.topo.N1), env.Bin, "server", "--id", "s1", "--bootstrap",
+		"--net=" + harness.NetNSPath(c.topo.N1), env.Bin, "server", "--id", "s1", "--bootstrap",
 		"--data-dir", filepath.Join(dir, "server"),
 		"--http-addr", addrN1 + ":7480", "--raft-addr", addrN1 + ":7481",
 		"--repo", c.repo.Bare,
@@ -135,7 +135,7 @@ func startCluster(t *testing.T, env *harness.Env) *cluster {
 	}
 	for _, n := range c.nodes {
 		n.Agent = &devenv.Proc{Name: "agent " + n.Name, Bin: "nsenter", LogPath: filepath.Join(dir, "logs", n.Name+".log"), Args: []string{
-			"--net=" + netnsPath(n.NetNS), env.Bin, "agent", "--name", n.Name,
+			"--net=" + harness.NetNSPath(n.NetNS), env.Bin, "agent", "--name", n.Name,
 			"--server", serverURL, "--token-file", c.creds.NodeTokenFile(),
 			"--address", n.Address, "--listen", net.JoinHostPort(n.Address, "7482"),
 			"--data-dir", filepath.Join(dir, n.Name),
@@ -194,7 +194,7 @@ func prePull(ctx context.Context, spec harness.RuntimeSpec, registry, ref string
 
 // cli runs the real keelson CLI inside n1 against the server and returns its stdout.
 func (c *cluster) cli(ctx context.Context, args ...string) ([]byte, error) {
-	full := append([]string{"--net=" + netnsPath(c.topo.N1), c.env.Bin}, args...)
+	full := append([]string{"--net=" + harness.NetNSPath(c.topo.N1), c.env.Bin}, args...)
 	full = append(full, "--server", serverURL, "--no-color")
 	cmd := exec.CommandContext(ctx, "nsenter", full...)
 	cmd.Env = append(os.Environ(), c.creds.CLIEnv()...)
@@ -289,7 +289,7 @@ func (c *cluster) teardown() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		for _, n := range c.nodes {
-			if !netnsExists(n.NetNS) {
+			if !harness.NetNSExists(n.NetNS) {
 				continue
 			}
 			cmd, err := helperCmd(ctx, n.NetNS, "removepods", n.Spec.Containerd, n.Spec.Namespace, n.Spec.StateDir)
@@ -316,7 +316,7 @@ func (c *cluster) teardown() {
 // stops (its host-gw routes, its nftables tables); "" when none is there or the
 // namespace is already gone.
 func agentHostState(ns string) string {
-	if !netnsExists(ns) {
+	if !harness.NetNSExists(ns) {
 		return ""
 	}
 	var left []string
@@ -342,7 +342,7 @@ func (c *cluster) checkNothingLeft() {
 		}
 	}
 	for _, ns := range []string{c.topo.N1, c.topo.N2} {
-		if netnsExists(ns) {
+		if harness.NetNSExists(ns) {
 			c.t.Errorf("network namespace %s still exists after teardown", ns)
 		}
 	}

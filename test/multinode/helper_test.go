@@ -77,7 +77,7 @@ func helperCmd(ctx context.Context, ns string, args ...string) (*exec.Cmd, error
 	if err != nil {
 		return nil, fmt.Errorf("test binary: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netnsPath(ns), self}, args...)...)
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + harness.NetNSPath(ns), self}, args...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	return cmd, nil
 }

@@ -3,6 +3,7 @@ package multinode
 import (
 	"context"
 	"fmt"
+	"github.com/keelson/keelson/test/harness"
 	"net"
 	"net/url"
 	"os/exec"
@@ -127,7 +128,7 @@ func TestTwoNodesInNetworkNamespaces(t *testing.T) {
 	})
 
 	// c2) a route deleted behind the agent's back is put back by its resync (5 s).
-	if err := ip("-n", n1.NetNS, "route", "del", n2.PodCIDR); err != nil {
+	if err := harness.IP("-n", n1.NetNS, "route", "del", n2.PodCIDR); err != nil {
 		t.Fatalf("delete the route to n2's pods: %v", err)
 	}
 	c.eventually(30*time.Second, "n1's agent restores its route to n2's pods", func(ctx context.Context) error {

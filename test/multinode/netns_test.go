@@ -4,8 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
-	"path/filepath"
+	"github.com/keelson/keelson/test/harness"
 	"strings"
 	"testing"
 )
@@ -24,8 +23,6 @@ const (
 type topology struct {
 	N1, N2 string // namespace names (kls-n1-XXXX, kls-n2-XXXX)
 }
-
-func netnsPath(name string) string { return filepath.Join("/run/netns", name) }
 
 // newTopology creates the namespaces and the link. Everything lives inside the two
 // namespaces, so deleting them (cleanup, even after a failure) removes the veth pair,
@@ -65,7 +62,7 @@ func newTopology(t *testing.T) *topology {
 		)
 	}
 	for _, args := range steps {
-		if err := ip(args...); err != nil {
+		if err := harness.IP(args...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,35 +73,15 @@ func newTopology(t *testing.T) *topology {
 func (tp *topology) delete() error {
 	var errs []string
 	for _, ns := range []string{tp.N1, tp.N2} {
-		if !netnsExists(ns) {
+		if !harness.NetNSExists(ns) {
 			continue
 		}
-		if err := ip("netns", "del", ns); err != nil {
+		if err := harness.IP("netns", "del", ns); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
-
-func netnsExists(name string) bool {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-			return true
-		}
-	}
-	return false
-}
-
-func ip(args ...string) error {
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
